@@ -1,0 +1,3 @@
+"""rollbook: enrollment and access service."""
+
+__version__ = "0.1.0"

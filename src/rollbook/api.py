@@ -1,0 +1,117 @@
+"""The NinjaAPI root: mounts every app's router under /api/v1 and shapes every error."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+import rollbook
+from rollbook.audit.rest import router as audit_router
+from rollbook.auth import AdminSessionAuth, BearerAuth
+from rollbook.catalog.rest import router as catalog_router
+from rollbook.enrollments.rest import router as enrollments_router
+from rollbook.jobs.rest import router as jobs_router
+from rollbook.lib.errors import (
+    MSG_INVALID,
+    MSG_NOT_AUTHENTICATED,
+    MSG_NOT_FOUND,
+    CommonErrorCode,
+    RollbookError,
+)
+from rollbook.lib.middleware import body_limit_for, too_large_response
+from rollbook.people.rest import router as people_router
+from rollbook.roles.rest import router as roles_router
+
+log = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="rollbook",
+    version="1",
+    description=(
+        "Enrollment and access service. Authenticate with `Authorization: Bearer <token>` "
+        "(`rollbook token create USERNAME`). Errors answer "
+        '`{"code": ..., "message": ..., "fields": {...}}`; lists answer '
+        '`{"items": [...], "count": N, "page": P, "page_size": S}`.'
+    ),
+    urls_namespace="api-v1",
+    auth=[BearerAuth(), AdminSessionAuth()],
+)
+
+for router in (
+    people_router,
+    catalog_router,
+    roles_router,
+    enrollments_router,
+    jobs_router,
+    audit_router,
+):
+    api.add_router("", router)
+
+
+def _error(
+    request: HttpRequest, status: int, code: str, message: str, fields: dict[str, object] | None = None
+) -> HttpResponse:
+    body = {"code": code, "message": message, "fields": fields or {}}
+    response = api.create_response(request, body, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="rollbook"'
+    return response
+
+
+@api.exception_handler(RollbookError)
+def on_rollbook_error(request: HttpRequest, exc: RollbookError) -> HttpResponse:
+    return _error(request, exc.status, exc.code, exc.message, exc.fields)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    fields: dict[str, object] = {}
+    for error in exc.errors:
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+        # Drop the schema parameter name ninja puts first ("body", "filters", "paging", ...).
+        name = ".".join(location[1:] if len(location) > 1 else location) or "body"
+        fields[name] = error.get("msg", "invalid")
+    message = MSG_INVALID + " " + "; ".join(f"{name}: {msg}" for name, msg in fields.items())
+    return _error(request, 422, CommonErrorCode.INVALID, message.strip(), fields)
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, CommonErrorCode.NOT_AUTHENTICATED, MSG_NOT_AUTHENTICATED)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400 and isinstance(exc.__cause__, RequestDataTooBig):
+        return too_large_response("more than the limit", body_limit_for(request.path))
+    if exc.status_code == 400:
+        # Ninja's "Cannot parse request body": malformed JSON is invalid input.
+        return _error(request, 422, "invalid_json", f"The body is not valid JSON: {exc}")
+    if exc.status_code == 405:
+        return _error(request, 405, CommonErrorCode.METHOD_NOT_ALLOWED, str(exc))
+    return _error(request, exc.status_code, f"http_{exc.status_code}", str(exc))
+
+
+@api.exception_handler(Http404)
+def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, CommonErrorCode.NOT_FOUND, MSG_NOT_FOUND)
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return too_large_response("more than the limit", body_limit_for(request.path))
+
+
+class VersionOut(Schema):
+    version: str
+    api: str
+
+
+@api.get("/version", response=VersionOut, tags=["service"])
+def version(request: HttpRequest) -> dict[str, str]:
+    """The service's version."""
+    return {"version": rollbook.__version__, "api": "v1"}

@@ -1,0 +1,221 @@
+"""The `rollbook` console command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+
+err = Console(stderr=True)
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rollbook.settings")
+    import django
+
+    django.setup()
+
+
+def _migrate(verbosity: int = 1) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=verbosity)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _setup_django()
+    _migrate()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _setup_django()
+    from django.conf import settings
+
+    _migrate(verbosity=0)
+    from rollbook.server import serve
+
+    err.print(
+        f"[bold]rollbook[/] serving on http://{args.host}:{args.port}/ "
+        f"({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
+        f"jobs: {settings.JOBS_RUNNER}, workers: {args.workers})"
+    )
+    serve(host=args.host, port=args.port, workers=args.workers, threads=args.threads)
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    _setup_django()
+    from rollbook.audit.data import Actor
+    from rollbook.lib.errors import RollbookError
+    from rollbook.people import api as people
+
+    actor = Actor.system("cli")
+    try:
+        people.ensure_user(
+            args.username, actor=actor, is_staff=args.staff, is_superuser=args.superuser
+        )
+        token = people.create_token(args.username, actor=actor, name=args.name)
+    except RollbookError as exc:
+        err.print(f"[red]error[/] ({exc.code}): {exc.message}")
+        return 2
+    sys.stdout.write(token + "\n")
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    _setup_django()
+    from rich.table import Table
+
+    from rollbook.lib.errors import RollbookError
+    from rollbook.people import api as people
+
+    try:
+        tokens = people.list_tokens(args.username)
+    except RollbookError as exc:
+        err.print(f"[red]error[/] ({exc.code}): {exc.message}")
+        return 2
+    table = Table("id", "prefix", "name", "created", "last used", "revoked")
+    for token in tokens:
+        table.add_row(
+            str(token.id),
+            token.prefix + "…",
+            token.name,
+            f"{token.created:%Y-%m-%d %H:%M}",
+            f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "",
+            f"{token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "",
+        )
+    Console().print(table)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    _setup_django()
+    from rollbook.audit.data import Actor
+    from rollbook.lib.errors import RollbookError
+    from rollbook.people import api as people
+
+    try:
+        token = people.revoke_token(args.token_id, actor=Actor.system("cli"))
+    except RollbookError as exc:
+        err.print(f"[red]error[/] ({exc.code}): {exc.message}")
+        return 2
+    err.print(f"revoked token {token.id} ({token.prefix}…) of {token.username}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _setup_django()
+    from django.conf import settings
+
+    from rollbook.jobs import api as jobs
+    from rollbook.jobs.celery_app import app
+
+    if not settings.REDIS_URL:
+        err.print(
+            "[yellow]ROLLBOOK_REDIS_URL is not set:[/] without a broker, jobs run inside "
+            "`rollbook serve`; set it to run jobs on workers."
+        )
+        return 2
+    requeued = jobs.dispatch_queued()
+    if requeued:
+        err.print(f"re-dispatched {requeued} queued job(s)")
+    argv = [
+        "worker",
+        f"--loglevel={args.loglevel}",
+        f"--concurrency={args.concurrency}",
+        "--queues=rollbook",
+        f"--pool={args.pool}",
+    ]
+    app.worker_main(argv)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _setup_django()
+    _migrate(verbosity=0)
+    from rollbook.demo import load_demo
+
+    summary = load_demo()
+    from rich.table import Table
+
+    table = Table("what", "count", title="rollbook demo data")
+    for what, count in summary.items():
+        table.add_row(what, str(count))
+    Console(stderr=True).print(table)
+    err.print(
+        "Try: [bold]rollbook token create admin --staff[/] and "
+        "GET /api/v1/users/ada/libraries with it."
+    )
+    return 0
+
+
+def cmd_manage(args: argparse.Namespace, rest: Sequence[str]) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rollbook.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["rollbook manage", *rest])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rollbook", description="Enrollment and access service."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("serve", help="apply migrations, then serve HTTP (gunicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    p.set_defaults(func=cmd_serve)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", required=True, metavar="ACTION"
+    )
+    p = token.add_parser("create", help="create a token (and the user when missing)")
+    p.add_argument("username")
+    p.add_argument("--staff", action="store_true", help="make the user global staff")
+    p.add_argument("--superuser", action="store_true", help="make the user a superuser")
+    p.add_argument("--name", default="", help="a label for the token")
+    p.set_defaults(func=cmd_token_create)
+    p = token.add_parser("list", help="list a user's tokens")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_token_list)
+    p = token.add_parser("revoke", help="revoke a token by id")
+    p.add_argument("token_id", type=int)
+    p.set_defaults(func=cmd_token_revoke)
+
+    p = sub.add_parser("worker", help="run a Celery worker (needs ROLLBOOK_REDIS_URL)")
+    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--loglevel", default="INFO")
+    p.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("demo", help="load a small, realistic demo data set")
+    p.set_defaults(func=cmd_demo)
+
+    sub.add_parser("manage", help="Django management commands (rollbook manage help)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "manage":
+        return cmd_manage(argparse.Namespace(), args_list[1:])
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    func: Any = args.func
+    return int(func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

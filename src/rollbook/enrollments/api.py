@@ -1,0 +1,276 @@
+"""Course enrollments: one row per (user, course) with its mode and whether it is active."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from rollbook.audit import api as audit
+from rollbook.audit.data import Actor
+from rollbook.catalog import api as catalog
+from rollbook.catalog.data import CourseData
+from rollbook.enrollments.data import BulkAction, BulkOutcome, BulkResult, EnrollmentData
+from rollbook.enrollments.errors import (
+    MSG_ENROLLMENT_NOT_FOUND,
+    MSG_INVALID_MODE,
+    MSG_USER_NOT_FOUND,
+    EnrollmentErrorCode,
+)
+from rollbook.enrollments.models import CourseEnrollment
+from rollbook.jobs import api as jobs
+from rollbook.jobs.data import JobData
+from rollbook.lib import clock
+from rollbook.lib.errors import Invalid, NotFound
+from rollbook.lib.pagination import Page, PageRequest, paginate
+from rollbook.people import api as people
+from rollbook.people.data import UserRef
+
+__all__ = [
+    "BULK_JOB_KIND",
+    "BulkAction",
+    "BulkOutcome",
+    "BulkResult",
+    "EnrollmentData",
+    "bulk_enroll",
+    "get_enrollment",
+    "list_course_enrollments",
+    "list_user_enrollments",
+    "put_enrollment",
+    "start_bulk_enrollment",
+]
+
+BULK_JOB_KIND = "enrollments.bulk"
+_IN_CHUNK = 900
+
+
+def _data(row: CourseEnrollment, course_key: str, username: str) -> EnrollmentData:
+    return EnrollmentData(
+        course_key=course_key,
+        username=username,
+        mode=row.mode,
+        is_active=row.is_active,
+        created=row.created,
+        modified=row.modified,
+    )
+
+
+def _row_data(row: CourseEnrollment) -> EnrollmentData:
+    return _data(row, row.course.key, row.user.username)
+
+
+def _subject(course_key: str, username: str) -> str:
+    return f"enrollment:{course_key}:{username}"
+
+
+def _check_mode(course: CourseData, mode: str) -> None:
+    if mode not in course.modes:
+        raise Invalid(
+            EnrollmentErrorCode.INVALID_MODE,
+            MSG_INVALID_MODE.format(course_key=course.key, mode=mode, modes=list(course.modes)),
+            fields={"mode": mode},
+        )
+
+
+def _apply(
+    course: CourseData,
+    user: UserRef,
+    existing: CourseEnrollment | None,
+    *,
+    mode: str | None,
+    is_active: bool | None,
+    actor: Actor,
+) -> tuple[CourseEnrollment, bool, bool]:
+    """Create or change one enrollment inside the caller's transaction.
+
+    Returns the row, whether it was created, and whether anything changed.
+    """
+    now = clock.now()
+    if existing is None:
+        new_mode = mode or course.default_mode
+        _check_mode(course, new_mode)
+        row = CourseEnrollment(
+            user_id=user.id,
+            course_id=course.id,
+            mode=new_mode,
+            is_active=True if is_active is None else is_active,
+            created=now,
+            modified=now,
+        )
+        row.save(force_insert=True)
+        audit.record(
+            "enrollment.created",
+            _subject(course.key, user.username),
+            actor=actor,
+            after={"mode": row.mode, "is_active": row.is_active},
+        )
+        return row, True, True
+    if mode is not None and mode != existing.mode:
+        _check_mode(course, mode)
+    before = {"mode": existing.mode, "is_active": existing.is_active}
+    after = {
+        "mode": existing.mode if mode is None else mode,
+        "is_active": existing.is_active if is_active is None else is_active,
+    }
+    if after == before:
+        return existing, False, False
+    existing.mode = after["mode"]
+    existing.is_active = after["is_active"]
+    existing.modified = now
+    existing.save(update_fields=["mode", "is_active", "modified"])
+    audit.record(
+        "enrollment.updated",
+        _subject(course.key, user.username),
+        actor=actor,
+        before=before,
+        after=after,
+    )
+    return existing, False, True
+
+
+def put_enrollment(
+    course_key: str,
+    username: str,
+    *,
+    actor: Actor,
+    mode: str | None = None,
+    is_active: bool | None = None,
+) -> tuple[EnrollmentData, bool]:
+    """Enroll the user, or change the mode or activity given. A new enrollment takes the
+    course's default mode and is active unless told otherwise. A mode the course lacks: 422."""
+    course = catalog.get_course(course_key)
+    user = people.get_user_ref(username)
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                existing = (
+                    CourseEnrollment.objects.select_for_update()
+                    .filter(user_id=user.id, course_id=course.id)
+                    .first()
+                )
+                row, created, _changed = _apply(
+                    course, user, existing, mode=mode, is_active=is_active, actor=actor
+                )
+                return _data(row, course.key, user.username), created
+        except IntegrityError:
+            continue  # enrolled concurrently: the second pass updates that row
+    raise RuntimeError("enrollment kept conflicting")  # pragma: no cover
+
+
+def get_enrollment(course_key: str, username: str) -> EnrollmentData:
+    course = catalog.get_course(course_key)
+    user = people.get_user_ref(username)
+    row = CourseEnrollment.objects.filter(user_id=user.id, course_id=course.id).first()
+    if row is None:
+        raise NotFound(
+            EnrollmentErrorCode.ENROLLMENT_NOT_FOUND,
+            MSG_ENROLLMENT_NOT_FOUND.format(username=user.username, course_key=course.key),
+        )
+    return _data(row, course.key, user.username)
+
+
+def _listing() -> Any:
+    return CourseEnrollment.objects.select_related("course", "user").only(
+        "mode", "is_active", "created", "modified", "course__key", "user__username"
+    )
+
+
+def list_course_enrollments(
+    course_key: str,
+    *,
+    page: PageRequest,
+    mode: str | None = None,
+    is_active: bool | None = None,
+) -> Page[EnrollmentData]:
+    course = catalog.get_course(course_key)
+    rows = _listing().filter(course_id=course.id).order_by("user__username", "id")
+    if mode:
+        rows = rows.filter(mode=mode)
+    if is_active is not None:
+        rows = rows.filter(is_active=is_active)
+    return paginate(rows, page, _row_data)
+
+
+def list_user_enrollments(username: str, *, page: PageRequest) -> Page[EnrollmentData]:
+    user = people.get_user_ref(username)
+    rows = _listing().filter(user_id=user.id).order_by("course__key", "id")
+    return paginate(rows, page, _row_data)
+
+
+def bulk_enroll(
+    course_key: str,
+    usernames: Iterable[str],
+    *,
+    actor: Actor,
+    action: BulkAction = BulkAction.ENROLL,
+    mode: str | None = None,
+) -> dict[str, BulkResult]:
+    """Enroll or unenroll many users: a savepoint per user, a result per username.
+
+    Reads are batched (the course, every user, every existing enrollment: a constant number
+    of queries); each change is its own savepoint, so one refused user fails alone.
+    """
+    course = catalog.get_course(course_key)
+    if mode is not None:
+        _check_mode(course, mode)
+    names = list(dict.fromkeys(usernames))
+    users = people.user_refs(names)
+    ids = sorted(ref.id for ref in users.values())
+    existing: dict[int, CourseEnrollment] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        rows = CourseEnrollment.objects.filter(
+            course_id=course.id, user_id__in=ids[start : start + _IN_CHUNK]
+        )
+        existing.update((row.user_id, row) for row in rows)
+    results: dict[str, BulkResult] = {}
+    for name in names:
+        user = users.get(name.lower())
+        if user is None:
+            results[name] = BulkResult(
+                BulkOutcome.ERROR,
+                EnrollmentErrorCode.USER_NOT_FOUND,
+                MSG_USER_NOT_FOUND.format(username=name),
+            )
+            continue
+        row = existing.get(user.id)
+        try:
+            with transaction.atomic():
+                if action is BulkAction.ENROLL:
+                    row, _created, changed = _apply(
+                        course, user, row, mode=mode, is_active=True, actor=actor
+                    )
+                    outcome = BulkOutcome.ENROLLED if changed else BulkOutcome.UNCHANGED
+                elif row is None or not row.is_active:
+                    outcome = BulkOutcome.UNCHANGED
+                else:
+                    row, _created, _changed = _apply(
+                        course, user, row, mode=None, is_active=False, actor=actor
+                    )
+                    outcome = BulkOutcome.UNENROLLED
+            if row is not None:
+                existing[user.id] = row
+            results[name] = BulkResult(outcome)
+        except (Invalid, IntegrityError) as exc:
+            code = getattr(exc, "code", "conflict")
+            results[name] = BulkResult(BulkOutcome.ERROR, str(code), str(exc))
+    return results
+
+
+def start_bulk_enrollment(
+    course_key: str,
+    usernames: list[str],
+    *,
+    actor: Actor,
+    action: BulkAction = BulkAction.ENROLL,
+    mode: str | None = None,
+) -> JobData:
+    """Validate what can be validated now, then run `bulk_enroll` as a job."""
+    course = catalog.get_course(course_key)
+    if mode is not None:
+        _check_mode(course, mode)
+    return jobs.start_job(
+        BULK_JOB_KIND,
+        {"course_key": course.key, "usernames": usernames, "action": action.value, "mode": mode},
+        actor=actor,
+    )

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentData:
+    course_key: str
+    username: str
+    mode: str
+    is_active: bool
+    created: dt.datetime
+    modified: dt.datetime
+
+
+class BulkAction(StrEnum):
+    ENROLL = "enroll"
+    UNENROLL = "unenroll"
+
+
+class BulkOutcome(StrEnum):
+    ENROLLED = "enrolled"
+    UNENROLLED = "unenrolled"
+    UNCHANGED = "unchanged"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    outcome: BulkOutcome
+    code: str = ""
+    message: str = ""

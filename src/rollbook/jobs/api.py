@@ -1,0 +1,316 @@
+"""Jobs: long-running work as rows (state, progress, counts, errors), executed by Celery.
+
+An app registers a handler for a job kind; `start_job` writes a queued row and, once the
+transaction commits, dispatches it: through the broker to `rollbook worker` when
+ROLLBOOK_REDIS_URL is set, or on a background thread of this process in the embedded
+default. Both paths call `run_job`, which claims the row atomically (queued -> running), so a
+job runs at most once even when it is dispatched twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid as uuid_module
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F
+
+from rollbook.audit import api as audit
+from rollbook.audit.data import Actor
+from rollbook.jobs.data import FINISHED_STATES, JobData, JobState
+from rollbook.jobs.errors import (
+    MAX_STORED_ERRORS,
+    MSG_INVALID_JOB_STATE,
+    MSG_JOB_NOT_FOUND,
+    MSG_UNKNOWN_JOB_KIND,
+    JobErrorCode,
+)
+from rollbook.jobs.models import Job
+from rollbook.lib import clock
+from rollbook.lib.errors import Conflict, Invalid, NotFound
+from rollbook.lib.pagination import Page, PageRequest, paginate
+
+__all__ = [
+    "JobContext",
+    "JobData",
+    "JobState",
+    "approve_job",
+    "cancel_job",
+    "dispatch_queued",
+    "get_job",
+    "list_jobs",
+    "register_job_kind",
+    "run_job",
+    "start_job",
+    "wait_for_embedded_jobs",
+]
+
+log = logging.getLogger(__name__)
+
+# Progress is written at most every this many percent, so that a big job is not a write storm.
+_PROGRESS_STEP = 5
+
+
+class JobContext:
+    """What a handler gets: its params and actor, and ways to report progress and refusals."""
+
+    def __init__(self, job: Job) -> None:
+        self.job_uuid = job.uuid
+        self.kind = job.kind
+        self.params: dict[str, Any] = dict(job.params)
+        self.actor = Actor(job.actor_id, job.actor_username, f"job:{job.uuid}")
+        self.counts: dict[str, int] = {}
+        self.errors: list[dict[str, Any]] = []
+        self._progress = 0
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+
+    def error(self, record: str, code: str, message: str) -> None:
+        """A refused record: counted under "errors", kept (up to a limit) in the job's errors."""
+        self.count("errors")
+        if len(self.errors) < MAX_STORED_ERRORS:
+            self.errors.append({"record": record, "code": code, "message": message})
+
+    def progress(self, done: int, total: int) -> None:
+        percent = 100 if total <= 0 else min(100, int(done * 100 / total))
+        if percent >= self._progress + _PROGRESS_STEP or (percent == 100 and self._progress < 100):
+            self._progress = percent
+            Job.objects.filter(uuid=self.job_uuid).update(progress=percent, counts=self.counts)
+
+
+JobHandler = Callable[[JobContext], "dict[str, Any] | None"]
+_HANDLERS: dict[str, JobHandler] = {}
+
+
+def register_job_kind(kind: str, handler: JobHandler) -> None:
+    """Register the function that runs jobs of `kind` (called from an AppConfig.ready)."""
+    _HANDLERS[kind] = handler
+
+
+def _data(job: Job) -> JobData:
+    return JobData(
+        uuid=job.uuid,
+        kind=job.kind,
+        state=job.state,
+        progress=job.progress,
+        counts=dict(job.counts),
+        errors=list(job.errors),
+        result=dict(job.result),
+        message=job.message,
+        actor_username=job.actor_username,
+        source=job.source,
+        created=job.created,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        params=dict(job.params),
+    )
+
+
+def _get(job_id: uuid_module.UUID | str, *, lock: bool = False) -> Job:
+    try:
+        key = uuid_module.UUID(str(job_id))
+    except ValueError:
+        key = None
+    rows = Job.objects.select_for_update() if lock else Job.objects.all()
+    job = rows.filter(uuid=key).first() if key else None
+    if job is None:
+        raise NotFound(
+            JobErrorCode.JOB_NOT_FOUND, MSG_JOB_NOT_FOUND.format(job_id=job_id), fields={}
+        )
+    return job
+
+
+def start_job(
+    kind: str, params: dict[str, Any], *, actor: Actor, hold: str | None = None
+) -> JobData:
+    """Queue a job (or hold it for approval, with `hold` saying why) and dispatch it on commit."""
+    if kind not in _HANDLERS:
+        raise Invalid(
+            JobErrorCode.UNKNOWN_JOB_KIND, MSG_UNKNOWN_JOB_KIND.format(kind=kind), fields={}
+        )
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=kind,
+            params=params,
+            state=JobState.HELD if hold else JobState.QUEUED,
+            message=hold or "",
+            actor_id=actor.user_id,
+            actor_username=actor.username,
+            source=actor.source,
+            created=clock.now(),
+        )
+        audit.record(
+            "job.created",
+            f"job:{job.uuid}",
+            actor=actor,
+            after={"kind": kind, "state": job.state},
+        )
+        if not hold:
+            _dispatch_on_commit(job.uuid)
+    return _data(job)
+
+
+def get_job(job_id: uuid_module.UUID | str) -> JobData:
+    return _data(_get(job_id))
+
+
+def list_jobs(
+    *, page: PageRequest, state: str | None = None, kind: str | None = None
+) -> Page[JobData]:
+    rows = Job.objects.order_by("-id")
+    if state:
+        rows = rows.filter(state=state)
+    if kind:
+        rows = rows.filter(kind=kind)
+    return paginate(rows, page, _data)
+
+
+def _transition(
+    job_id: uuid_module.UUID | str, expected: set[JobState], new: JobState, *, actor: Actor
+) -> Job:
+    with transaction.atomic():
+        job = _get(job_id, lock=True)
+        if job.state not in expected:
+            raise Conflict(
+                JobErrorCode.INVALID_JOB_STATE,
+                MSG_INVALID_JOB_STATE.format(
+                    job_id=job.uuid, state=job.state, expected=" or ".join(sorted(expected))
+                ),
+                fields={"state": job.state},
+            )
+        before = job.state
+        job.state = new
+        if new is JobState.CANCELLED:
+            job.finished_at = clock.now()
+        job.save(update_fields=["state", "finished_at"])
+        audit.record(
+            f"job.{new.value}",
+            f"job:{job.uuid}",
+            actor=actor,
+            before={"state": before},
+            after={"state": new.value},
+        )
+        if new is JobState.QUEUED:
+            _dispatch_on_commit(job.uuid)
+    return job
+
+
+def approve_job(job_id: uuid_module.UUID | str, *, actor: Actor) -> JobData:
+    """A held job goes on: it is queued and dispatched."""
+    return _data(_transition(job_id, {JobState.HELD}, JobState.QUEUED, actor=actor))
+
+
+def cancel_job(job_id: uuid_module.UUID | str, *, actor: Actor) -> JobData:
+    """A queued or held job will not run."""
+    return _data(
+        _transition(job_id, {JobState.QUEUED, JobState.HELD}, JobState.CANCELLED, actor=actor)
+    )
+
+
+def run_job(job_id: uuid_module.UUID | str) -> JobData:
+    """Run a queued job to its end. Claims the row first; a job already claimed is left alone."""
+    job = _get(job_id)
+    claimed = Job.objects.filter(id=job.id, state=JobState.QUEUED).update(
+        state=JobState.RUNNING, started_at=clock.now(), attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return _data(job)
+    job.refresh_from_db()
+    context = JobContext(job)
+    handler = _HANDLERS.get(job.kind)
+    try:
+        if handler is None:
+            raise LookupError(MSG_UNKNOWN_JOB_KIND.format(kind=job.kind))
+        result = handler(context) or {}
+    except Exception as exc:
+        log.exception("job %s (%s) failed", job.uuid, job.kind)
+        job.state = JobState.FAILED
+        job.message = f"{type(exc).__name__}: {exc}"
+        job.result = {}
+    else:
+        job.state = JobState.SUCCEEDED
+        job.progress = 100
+        job.result = result
+    job.counts = context.counts
+    job.errors = context.errors
+    job.finished_at = clock.now()
+    job.save(
+        update_fields=["state", "message", "result", "counts", "errors", "progress", "finished_at"]
+    )
+    audit.record(
+        f"job.{job.state}",
+        f"job:{job.uuid}",
+        actor=context.actor,
+        before={"state": JobState.RUNNING.value},
+        after={"state": job.state, "counts": job.counts},
+    )
+    return _data(job)
+
+
+# ---------------------------------------------------------------- dispatch
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+_futures: list[Future[None]] = []
+
+
+def _embedded_executor() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollbook-job")
+        return _executor
+
+
+def _run_in_thread(job_uuid: str) -> None:
+    close_old_connections()
+    try:
+        run_job(job_uuid)
+    except Exception:
+        log.exception("embedded job %s could not run", job_uuid)
+    finally:
+        connection.close()
+
+
+def _dispatch(job_uuid: uuid_module.UUID) -> None:
+    if settings.JOBS_RUNNER == "celery":
+        from rollbook.jobs.tasks import run_job_task
+
+        run_job_task.delay(str(job_uuid))
+    else:
+        future = _embedded_executor().submit(_run_in_thread, str(job_uuid))
+        with _executor_lock:
+            _futures[:] = [f for f in _futures if not f.done()]
+            _futures.append(future)
+
+
+def _dispatch_on_commit(job_uuid: uuid_module.UUID) -> None:
+    transaction.on_commit(lambda: _dispatch(job_uuid))
+
+
+def dispatch_queued() -> int:
+    """Dispatch every queued job again (after a restart); the claim keeps each to one run."""
+    queued = list(
+        Job.objects.filter(state=JobState.QUEUED).order_by("id").values_list("uuid", flat=True)
+    )
+    for job_uuid in queued:
+        _dispatch(job_uuid)
+    return len(queued)
+
+
+def wait_for_embedded_jobs(timeout: float = 30.0) -> bool:
+    """Wait until the embedded runner has nothing left; True when it is idle."""
+    with _executor_lock:
+        pending = list(_futures)
+    _done, not_done = wait(pending, timeout=timeout)
+    return not not_done
+
+
+def is_finished(state: str) -> bool:
+    return state in FINISHED_STATES

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from ninja import Schema
+
+
+class JobOut(Schema):
+    job_id: uuid.UUID
+    kind: str
+    state: str
+    progress: int
+    counts: dict[str, int]
+    errors: list[dict[str, Any]]
+    result: dict[str, Any]
+    message: str
+    actor: str
+    source: str
+    created: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_job_id(obj: Any) -> uuid.UUID:
+        return obj.uuid  # type: ignore[no-any-return]
+
+    @staticmethod
+    def resolve_actor(obj: Any) -> str:
+        return obj.actor_username  # type: ignore[no-any-return]
+
+
+class JobFilter(Schema):
+    state: str | None = None
+    kind: str | None = None

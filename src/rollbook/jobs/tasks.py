@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from rollbook.jobs import api
+from rollbook.jobs.celery_app import app
+
+
+@app.task(name="rollbook.jobs.run", acks_late=True, ignore_result=True)
+def run_job_task(job_uuid: str) -> None:
+    api.run_job(job_uuid)

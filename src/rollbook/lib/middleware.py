@@ -1,0 +1,54 @@
+"""Refuse request bodies over the configured limit before anything reads them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from rollbook.lib.errors import CommonErrorCode
+
+MSG_TOO_LARGE = "The request body is {size} bytes; the limit is {limit} bytes."
+
+# Paths that set their own limits (later issues: structures 10 MiB+, LMB messages 1 MiB).
+BODY_LIMITS: dict[str, int] = {}
+
+
+def body_limit_for(path: str) -> int:
+    for prefix, limit in BODY_LIMITS.items():
+        if path.startswith(prefix):
+            return limit
+    return int(settings.MAX_BODY_BYTES)
+
+
+def too_large_response(size: int | str, limit: int) -> HttpResponse:
+    body = {
+        "code": CommonErrorCode.BODY_TOO_LARGE.value,
+        "message": MSG_TOO_LARGE.format(size=size, limit=limit),
+        "fields": {"limit": limit},
+    }
+    return HttpResponse(json.dumps(body), status=413, content_type="application/json")
+
+
+class BodySizeLimitMiddleware:
+    """413 with the JSON error shape when Content-Length says the body is over the limit.
+
+    Bodies without a Content-Length (chunked) are bounded by Django's
+    DATA_UPLOAD_MAX_MEMORY_SIZE when read; the API turns that error into the same 413.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        raw = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        limit = body_limit_for(request.path)
+        if size > limit:
+            return too_large_response(size, limit)
+        return self.get_response(request)

@@ -1,0 +1,336 @@
+"""People: users, their profiles (SIS ids, certificate restriction) and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from rollbook.audit import api as audit
+from rollbook.audit.data import Actor
+from rollbook.lib import clock
+from rollbook.lib.errors import Invalid, NotFound
+from rollbook.lib.pagination import Page, PageRequest, paginate
+from rollbook.people.data import TokenData, UserData, UserRef
+from rollbook.people.errors import (
+    MSG_INVALID_EMAIL,
+    MSG_INVALID_USERNAME,
+    MSG_TOKEN_NOT_FOUND,
+    MSG_USER_NOT_FOUND,
+    PeopleErrorCode,
+)
+from rollbook.people.models import USERNAME_PATTERN, ApiToken, Profile, User
+
+__all__ = [
+    "TokenData",
+    "UserData",
+    "UserRef",
+    "authenticate_token",
+    "create_token",
+    "ensure_user",
+    "get_user",
+    "get_user_ref",
+    "list_tokens",
+    "put_user",
+    "revoke_token",
+    "search_users",
+    "user_refs",
+    "validate_username",
+]
+
+TOKEN_PREFIX = "rb_"
+# A token's last use is written at most this often, so that reads do not become writes.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+_USER_FIELDS = ("email", "name", "is_active", "is_staff", "is_superuser")
+_PROFILE_FIELDS = ("idnumber", "sis_sourcedid", "allow_certificate")
+
+
+def validate_username(username: str) -> str:
+    if not re.match(USERNAME_PATTERN, username or ""):
+        raise Invalid(
+            PeopleErrorCode.INVALID_USERNAME,
+            MSG_INVALID_USERNAME.format(username=username),
+            fields={"username": username},
+        )
+    return username
+
+
+def _not_found(username: str) -> NotFound:
+    return NotFound(
+        PeopleErrorCode.USER_NOT_FOUND,
+        MSG_USER_NOT_FOUND.format(username=username),
+        fields={"username": username},
+    )
+
+
+def _data(user: User, profile: Profile | None) -> UserData:
+    return UserData(
+        id=user.id,
+        username=user.username,
+        email=user.email,
+        name=user.name,
+        is_active=user.is_active,
+        is_staff=user.is_staff,
+        is_superuser=user.is_superuser,
+        idnumber=profile.idnumber if profile else "",
+        sis_sourcedid=profile.sis_sourcedid if profile else "",
+        allow_certificate=profile.allow_certificate if profile else True,
+        date_joined=user.date_joined,
+    )
+
+
+def _snapshot(user: User, profile: Profile) -> dict[str, Any]:
+    snap: dict[str, Any] = {"username": user.username}
+    snap.update({field: getattr(user, field) for field in _USER_FIELDS})
+    snap.update({field: getattr(profile, field) for field in _PROFILE_FIELDS})
+    return snap
+
+
+def _user_rows() -> Any:
+    return User.objects.select_related("profile")
+
+
+def _profile_of(user: User) -> Profile | None:
+    try:
+        return user.profile
+    except Profile.DoesNotExist:
+        return None
+
+
+def get_user(username: str) -> UserData:
+    user = _user_rows().filter(username__lower=username.lower()).first()
+    if user is None:
+        raise _not_found(username)
+    return _data(user, _profile_of(user))
+
+
+def get_user_ref(username: str, *, lock: bool = False) -> UserRef:
+    """The user by username (any case). `lock=True` locks the row until the transaction ends,
+    so that a change made on the strength of it (a grant to an active user) stays true."""
+    rows = User.objects.select_for_update() if lock else User.objects.all()
+    row = (
+        rows.filter(username__lower=username.lower())
+        .values_list("id", "username", "is_active", "is_staff", "is_superuser")
+        .first()
+    )
+    if row is None:
+        raise _not_found(username)
+    return UserRef(*row)
+
+
+def user_refs(usernames: Iterable[str]) -> dict[str, UserRef]:
+    """Users by lower-cased username, in one query per 500 names; missing names are absent."""
+    wanted = sorted({name.lower() for name in usernames})
+    found: dict[str, UserRef] = {}
+    for start in range(0, len(wanted), 500):
+        rows = User.objects.filter(username__lower__in=wanted[start : start + 500]).values_list(
+            "id", "username", "is_active", "is_staff", "is_superuser"
+        )
+        for row in rows:
+            ref = UserRef(*row)
+            found[ref.username.lower()] = ref
+    return found
+
+
+def search_users(search: str | None, *, page: PageRequest) -> Page[UserData]:
+    rows = _user_rows().order_by("username", "id")
+    if search:
+        rows = rows.filter(
+            Q(username__icontains=search) | Q(email__icontains=search) | Q(name__icontains=search)
+        )
+    return paginate(rows, page, lambda user: _data(user, _profile_of(user)))
+
+
+def put_user(
+    username: str,
+    *,
+    actor: Actor,
+    email: str | None = None,
+    name: str | None = None,
+    is_active: bool | None = None,
+    is_staff: bool | None = None,
+    is_superuser: bool | None = None,
+    idnumber: str | None = None,
+    sis_sourcedid: str | None = None,
+    allow_certificate: bool | None = None,
+) -> tuple[UserData, bool]:
+    """Create the user, or update the fields given; fields left as None keep their value.
+
+    Returns the user and whether it was created. The username keeps the case it was first
+    given; a later call in another case updates the same user.
+    """
+    validate_username(username)
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise Invalid(
+                PeopleErrorCode.INVALID_EMAIL,
+                MSG_INVALID_EMAIL.format(email=email),
+                fields={"email": email},
+            ) from exc
+    changes: dict[str, Any] = {
+        "email": email,
+        "name": name,
+        "is_active": is_active,
+        "is_staff": is_staff,
+        "is_superuser": is_superuser,
+        "idnumber": idnumber,
+        "sis_sourcedid": sis_sourcedid,
+        "allow_certificate": allow_certificate,
+    }
+    given = {field: value for field, value in changes.items() if value is not None}
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _put_user_locked(username, given, actor)
+        except IntegrityError:
+            # Another request created the same username (in some case) first: update it.
+            continue
+    return _put_user_locked(username, given, actor)
+
+
+def _put_user_locked(
+    username: str, given: dict[str, Any], actor: Actor
+) -> tuple[UserData, bool]:
+    user = (
+        User.objects.select_for_update()
+        .filter(username__lower=username.lower())
+        .first()
+    )
+    created = user is None
+    if user is None:
+        user = User(username=username, date_joined=clock.now())
+        user.set_unusable_password()
+    profile = (None if created else _profile_of(user)) or Profile(user=user)
+    before = None if created else _snapshot(user, profile)
+    for field, value in given.items():
+        setattr(user if field in _USER_FIELDS else profile, field, value)
+    after = _snapshot(user, profile)
+    if created:
+        user.save(force_insert=True)
+        profile.user = user
+        profile.save(force_insert=True)
+        audit.record("user.created", f"user:{user.username}", actor=actor, after=after)
+    elif after != before:
+        user.save(update_fields=[f for f in _USER_FIELDS if f in given] or None)
+        profile.save()
+        audit.record(
+            "user.updated", f"user:{user.username}", actor=actor, before=before, after=after
+        )
+    return _data(user, profile), created
+
+
+def ensure_user(
+    username: str, *, actor: Actor, is_staff: bool = False, is_superuser: bool = False
+) -> UserData:
+    """The user, created when missing; `is_staff`/`is_superuser` True are granted, never taken."""
+    return put_user(
+        username,
+        actor=actor,
+        is_staff=True if is_staff or is_superuser else None,
+        is_superuser=True if is_superuser else None,
+    )[0]
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def create_token(username: str, *, actor: Actor, name: str = "") -> str:
+    """A new bearer token for the user. The token itself is returned once and never stored."""
+    ref = get_user_ref(username)
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user_id=ref.id,
+            name=name,
+            prefix=raw[:10],
+            digest=_digest(raw),
+            created=clock.now(),
+        )
+        audit.record(
+            "token.created",
+            f"user:{ref.username}",
+            actor=actor,
+            after={"token_id": token.id, "prefix": token.prefix, "name": name},
+        )
+    return raw
+
+
+def _token_data(token: ApiToken) -> TokenData:
+    return TokenData(
+        id=token.id,
+        username=token.user.username,
+        name=token.name,
+        prefix=token.prefix,
+        created=token.created,
+        last_used_at=token.last_used_at,
+        revoked_at=token.revoked_at,
+    )
+
+
+def list_tokens(username: str) -> list[TokenData]:
+    ref = get_user_ref(username)
+    rows = ApiToken.objects.filter(user_id=ref.id).select_related("user").order_by("id")
+    return [_token_data(token) for token in rows]
+
+
+def revoke_token(token_id: int, *, actor: Actor) -> TokenData:
+    with transaction.atomic():
+        token = (
+            ApiToken.objects.select_for_update().select_related("user").filter(id=token_id).first()
+        )
+        if token is None:
+            raise NotFound(
+                PeopleErrorCode.TOKEN_NOT_FOUND, MSG_TOKEN_NOT_FOUND.format(token_id=token_id)
+            )
+        if token.revoked_at is None:
+            token.revoked_at = clock.now()
+            token.save(update_fields=["revoked_at"])
+            audit.record(
+                "token.revoked",
+                f"user:{token.user.username}",
+                actor=actor,
+                before={"token_id": token.id, "revoked": False},
+                after={"token_id": token.id, "revoked": True},
+            )
+    return _token_data(token)
+
+
+def authenticate_token(raw: str) -> UserRef | None:
+    """The active user a live token belongs to, or None. One query; a write at most a minute."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+        return None
+    row = (
+        ApiToken.objects.filter(digest=_digest(raw), revoked_at__isnull=True)
+        .values_list(
+            "id",
+            "last_used_at",
+            "user_id",
+            "user__username",
+            "user__is_active",
+            "user__is_staff",
+            "user__is_superuser",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    token_id, last_used_at, *user = row
+    ref = UserRef(*user)
+    if not ref.is_active:
+        return None
+    now = clock.now()
+    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(id=token_id).update(last_used_at=now)
+    return ref

@@ -1,0 +1,49 @@
+"""`rollbook serve`: gunicorn (threaded workers) around the WSGI application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+def _post_worker_init(worker: Any) -> None:
+    # Embedded jobs runner: jobs queued before a restart run again here. Each job is claimed
+    # atomically before it runs, so several workers dispatching it still run it once.
+    from django.conf import settings
+
+    if settings.JOBS_RUNNER == "embedded":
+        from rollbook.jobs import api as jobs
+
+        jobs.dispatch_queued()
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from rollbook.wsgi import application
+
+        return application
+
+
+def serve(*, host: str, port: int, workers: int, threads: int) -> None:
+    _Server(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "timeout": 120,
+            "graceful_timeout": 30,
+            "accesslog": "-",
+            "errorlog": "-",
+            "post_worker_init": _post_worker_init,
+        }
+    ).run()

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, path, re_path
+
+from rollbook import views
+from rollbook.api import api
+
+admin.site.site_header = "rollbook administration"
+admin.site.site_title = "rollbook"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("health", views.health, name="health"),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]
+
+if settings.SERVE_STATIC:
+    urlpatterns.append(re_path(r"^static/(?P<path>.+)$", views.static_file, name="static"))

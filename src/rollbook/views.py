@@ -1,0 +1,42 @@
+"""Plain Django views outside the API: health and the static files of the admin and docs."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from django.contrib.staticfiles import finders
+from django.db import connection
+from django.http import FileResponse, Http404, HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """Public: whether the database answers."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        return JsonResponse({"status": "unavailable", "database": str(exc)}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@require_GET
+def static_file(request: HttpRequest, path: str) -> FileResponse:
+    """Serve a static file found by the staticfiles finders (admin CSS, Swagger UI).
+
+    One box needs no separate web server for these; behind a proxy, serve /static/ there.
+    """
+    if ".." in Path(path).parts:
+        raise Http404
+    found = finders.find(path)
+    if not found or isinstance(found, list):
+        raise Http404
+    content_type, _ = mimetypes.guess_type(found)
+    response = FileResponse(
+        Path(found).open("rb"), content_type=content_type or "application/octet-stream"
+    )
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
