@@ -53,7 +53,11 @@ for router in (
 
 
 def _error(
-    request: HttpRequest, status: int, code: str, message: str, fields: dict[str, object] | None = None
+    request: HttpRequest,
+    status: int,
+    code: str,
+    message: str,
+    fields: dict[str, object] | None = None,
 ) -> HttpResponse:
     body = {"code": code, "message": message, "fields": fields or {}}
     response = api.create_response(request, body, status=status)
@@ -71,7 +75,9 @@ def on_rollbook_error(request: HttpRequest, exc: RollbookError) -> HttpResponse:
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     fields: dict[str, object] = {}
     for error in exc.errors:
-        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+        location = [
+            str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")
+        ]
         # Drop the schema parameter name ninja puts first ("body", "filters", "paging", ...).
         name = ".".join(location[1:] if len(location) > 1 else location) or "body"
         fields[name] = error.get("msg", "invalid")

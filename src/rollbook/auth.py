@@ -65,4 +65,3 @@ class AdminSessionAuth(APIKeyCookie):
         return RequestPrincipal(
             UserRef(user.pk, user.username, user.is_active, user.is_staff, user.is_superuser)
         )
-

@@ -163,9 +163,7 @@ def cmd_manage(args: argparse.Namespace, rest: Sequence[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rollbook", description="Enrollment and access service."
-    )
+    parser = argparse.ArgumentParser(prog="rollbook", description="Enrollment and access service.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("migrate", help="apply database migrations")

@@ -118,7 +118,9 @@ def load_demo() -> dict[str, int]:
     for username, role, course_key, org in GRANTS:
         roles.grant_role(username, role, actor=actor, course_key=course_key, org=org)
     for course_key, username, mode, is_active in ENROLLMENTS:
-        enrollments.put_enrollment(course_key, username, actor=actor, mode=mode, is_active=is_active)
+        enrollments.put_enrollment(
+            course_key, username, actor=actor, mode=mode, is_active=is_active
+        )
     return {
         "courses": len(COURSES),
         "libraries": len(LIBRARIES),

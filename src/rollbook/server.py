@@ -18,7 +18,7 @@ def _post_worker_init(worker: Any) -> None:
         jobs.dispatch_queued()
 
 
-class _Server(BaseApplication):  # type: ignore[misc]
+class _Server(BaseApplication):
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
         super().__init__()

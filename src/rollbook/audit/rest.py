@@ -12,7 +12,9 @@ router = Router(tags=["audit"])
 
 
 @router.get("/audit", response=PageOut[AuditEventOut])
-def list_audit(request: HttpRequest, filters: Query[AuditFilter], paging: Query[PageQuery]) -> object:
+def list_audit(
+    request: HttpRequest, filters: Query[AuditFilter], paging: Query[PageQuery]
+) -> object:
     """The change log, newest first (global staff)."""
     require_staff(request)
     return api.list_events(subject=filters.subject, event=filters.event, page=paging.request())

@@ -18,7 +18,7 @@ class AuditEventOut(Schema):
 
     @staticmethod
     def resolve_actor(obj: Any) -> str:
-        return obj.actor_username  # type: ignore[no-any-return]
+        return obj.actor_username
 
 
 class AuditFilter(Schema):

@@ -45,9 +45,7 @@ def list_courses(
 
 
 @router.put("/libraries/{library_key}", response={200: LibraryOut, 201: LibraryOut})
-def put_library(
-    request: HttpRequest, library_key: str, body: LibraryIn
-) -> tuple[int, LibraryData]:
+def put_library(request: HttpRequest, library_key: str, body: LibraryIn) -> tuple[int, LibraryData]:
     """Create or rename a content library (global staff)."""
     principal = require_staff(request)
     library, created = api.put_library(library_key, actor=Actor.of(principal), title=body.title)

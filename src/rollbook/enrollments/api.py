@@ -108,15 +108,14 @@ def _apply(
         return row, True, True
     if mode is not None and mode != existing.mode:
         _check_mode(course, mode)
+    new_mode = existing.mode if mode is None else mode
+    new_active = existing.is_active if is_active is None else is_active
     before = {"mode": existing.mode, "is_active": existing.is_active}
-    after = {
-        "mode": existing.mode if mode is None else mode,
-        "is_active": existing.is_active if is_active is None else is_active,
-    }
+    after = {"mode": new_mode, "is_active": new_active}
     if after == before:
         return existing, False, False
-    existing.mode = after["mode"]
-    existing.is_active = after["is_active"]
+    existing.mode = new_mode
+    existing.is_active = new_active
     existing.modified = now
     existing.save(update_fields=["mode", "is_active", "modified"])
     audit.record(

@@ -7,9 +7,7 @@ from django.db import models
 class CourseEnrollment(models.Model):
     """One row per (user, course): the mode (track) and whether it is active."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     course = models.ForeignKey("catalog.Course", on_delete=models.PROTECT, related_name="+")
     mode = models.CharField(max_length=32)
     is_active = models.BooleanField(default=True)

@@ -13,7 +13,9 @@ class Job(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(max_length=64)
-    state = models.CharField(max_length=16, choices=[(s.value, s.value) for s in JobState], default=JobState.QUEUED.value)
+    state = models.CharField(
+        max_length=16, choices=[(s.value, s.value) for s in JobState], default=JobState.QUEUED.value
+    )
     progress = models.PositiveSmallIntegerField(default=0)
     params = models.JSONField(default=dict, blank=True)
     counts = models.JSONField(default=dict, blank=True)

@@ -24,11 +24,11 @@ class JobOut(Schema):
 
     @staticmethod
     def resolve_job_id(obj: Any) -> uuid.UUID:
-        return obj.uuid  # type: ignore[no-any-return]
+        return obj.uuid
 
     @staticmethod
     def resolve_actor(obj: Any) -> str:
-        return obj.actor_username  # type: ignore[no-any-return]
+        return obj.actor_username
 
 
 class JobFilter(Schema):

@@ -24,7 +24,9 @@ MAX_KEY_LENGTH = 255
 
 MSG_COURSE_KEY = "'{key}' is not a course key of the form course-v1:ORG+NUMBER+RUN."
 MSG_LIBRARY_KEY = "'{key}' is not a library key of the form lib:ORG:SLUG."
-MSG_CONTEXT_KEY = "'{key}' is neither a course key (course-v1:ORG+NUMBER+RUN) nor a library key (lib:ORG:SLUG)."
+MSG_CONTEXT_KEY = (
+    "'{key}' is neither a course key (course-v1:ORG+NUMBER+RUN) nor a library key (lib:ORG:SLUG)."
+)
 MSG_ORG = "'{org}' is not an org short name (letters, digits, '_', '-', '~', '.')."
 
 

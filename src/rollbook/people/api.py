@@ -46,7 +46,7 @@ __all__ = [
     "validate_username",
 ]
 
-TOKEN_PREFIX = "rb_"
+TOKEN_PREFIX = "rb_"  # noqa: S105 (a prefix, not a secret)
 # A token's last use is written at most this often, so that reads do not become writes.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
@@ -86,6 +86,10 @@ def _data(user: User, profile: Profile | None) -> UserData:
         allow_certificate=profile.allow_certificate if profile else True,
         date_joined=user.date_joined,
     )
+
+
+def _user_data(user: User) -> UserData:
+    return _data(user, _profile_of(user))
 
 
 def _snapshot(user: User, profile: Profile) -> dict[str, Any]:
@@ -147,7 +151,7 @@ def search_users(search: str | None, *, page: PageRequest) -> Page[UserData]:
         rows = rows.filter(
             Q(username__icontains=search) | Q(email__icontains=search) | Q(name__icontains=search)
         )
-    return paginate(rows, page, lambda user: _data(user, _profile_of(user)))
+    return paginate(rows, page, _user_data)
 
 
 def put_user(
@@ -199,14 +203,8 @@ def put_user(
     return _put_user_locked(username, given, actor)
 
 
-def _put_user_locked(
-    username: str, given: dict[str, Any], actor: Actor
-) -> tuple[UserData, bool]:
-    user = (
-        User.objects.select_for_update()
-        .filter(username__lower=username.lower())
-        .first()
-    )
+def _put_user_locked(username: str, given: dict[str, Any], actor: Actor) -> tuple[UserData, bool]:
+    user = User.objects.select_for_update().filter(username__lower=username.lower()).first()
     created = user is None
     if user is None:
         user = User(username=username, date_joined=clock.now())
@@ -326,8 +324,8 @@ def authenticate_token(raw: str) -> UserRef | None:
     )
     if row is None:
         return None
-    token_id, last_used_at, *user = row
-    ref = UserRef(*user)
+    token_id, last_used_at, user_id, username, is_active, is_staff, is_superuser = row
+    ref = UserRef(user_id, username, is_active, is_staff, is_superuser)
     if not ref.is_active:
         return None
     now = clock.now()

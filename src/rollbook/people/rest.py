@@ -14,9 +14,7 @@ router = Router(tags=["people"])
 
 
 @router.put("/users/{username}", response={200: UserOut, 201: UserOut})
-def put_user(
-    request: HttpRequest, username: str, body: UserIn
-) -> tuple[int, UserData]:
+def put_user(request: HttpRequest, username: str, body: UserIn) -> tuple[int, UserData]:
     """Create the user or update the fields sent (global staff)."""
     principal = require_staff(request)
     user, created = api.put_user(

@@ -11,7 +11,7 @@ from rollbook.audit.data import Actor
 from rollbook.catalog import api as catalog
 from rollbook.catalog.data import LibraryData
 from rollbook.lib import clock
-from rollbook.lib.errors import Conflict, Invalid, NotFound
+from rollbook.lib.errors import Conflict, Invalid
 from rollbook.lib.keys import LibraryKey, parse_context_key, validate_org
 from rollbook.lib.pagination import Page, PageRequest
 from rollbook.people import api as people
@@ -147,7 +147,7 @@ def check_role(
     """
     _validate_role(role)
     if course_key:
-        org = parse_context_key(course_key).org if not org else org
+        org = org or parse_context_key(course_key).org
     elif org:
         validate_org(org)
     if not user.is_active:
@@ -219,7 +219,11 @@ def grant_role(
         try:
             with transaction.atomic():
                 RoleGrant.objects.create(
-                    user_id=user.id, role=role, org=org_name, course_key=context, created=clock.now()
+                    user_id=user.id,
+                    role=role,
+                    org=org_name,
+                    course_key=context,
+                    created=clock.now(),
                 )
         except IntegrityError:
             return grant, False  # granted concurrently
@@ -261,8 +265,12 @@ def list_user_grants(username: str, *, page: PageRequest) -> Page[Grant]:
     user = people.get_user_ref(username)
     rows = RoleGrant.objects.filter(user_id=user.id).order_by("course_key", "org", "role")
     count = rows.count()
-    values = rows.values_list("role", "org", "course_key")[page.offset : page.offset + page.page_size]
-    return Page([_grant_data(user.username, row) for row in values], count, page.page, page.page_size)
+    values = rows.values_list("role", "org", "course_key")[
+        page.offset : page.offset + page.page_size
+    ]
+    return Page(
+        [_grant_data(user.username, row) for row in values], count, page.page, page.page_size
+    )
 
 
 def list_context_grants(course_key: str, *, page: PageRequest) -> Page[Grant]:

@@ -35,7 +35,9 @@ class RoleCache:
         self._strict = strict
         self._expanded = expanded
 
-    def has_role(self, role: str, course_key: str = "", org: str = "", *, strict: bool = False) -> bool:
+    def has_role(
+        self, role: str, course_key: str = "", org: str = "", *, strict: bool = False
+    ) -> bool:
         """Course role: pass the course (or library) key and its org. Org role: the org alone.
         Global role: neither."""
         table = self._strict if strict else self._expanded

@@ -29,7 +29,11 @@ def grant(request: HttpRequest, body: GrantIn) -> tuple[int, dict[str, Any]]:
     """Grant a role (global staff). Granting twice is idempotent: 200 with created false."""
     principal = require_staff(request)
     result, created = api.grant_role(
-        body.username, body.role, actor=Actor.of(principal), course_key=body.course_key, org=body.org
+        body.username,
+        body.role,
+        actor=Actor.of(principal),
+        course_key=body.course_key,
+        org=body.org,
     )
     return (201 if created else 200), {"grant": result, "created": created}
 
@@ -39,7 +43,11 @@ def revoke(request: HttpRequest, body: GrantIn) -> dict[str, Any]:
     """Remove a grant (global staff). Revoking what is not granted answers revoked false."""
     principal = require_staff(request)
     result, revoked = api.revoke_role(
-        body.username, body.role, actor=Actor.of(principal), course_key=body.course_key, org=body.org
+        body.username,
+        body.role,
+        actor=Actor.of(principal),
+        course_key=body.course_key,
+        org=body.org,
     )
     return {"grant": result, "revoked": revoked}
 
@@ -82,4 +90,3 @@ def user_libraries(request: HttpRequest, username: str, paging: Query[PageQuery]
     require_self_or_staff(request, username)
     user = people.get_user_ref(username)
     return api.visible_libraries(user, page=paging.request())
-

@@ -5,54 +5,90 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Org',
+            name="Org",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('short_name', models.CharField(max_length=255, unique=True)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('created', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("short_name", models.CharField(max_length=255, unique=True)),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("created", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='Course',
+            name="Course",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255, unique=True)),
-                ('title', models.CharField(max_length=255)),
-                ('start', models.DateTimeField(blank=True, null=True)),
-                ('end', models.DateTimeField(blank=True, null=True)),
-                ('sis_id', models.CharField(blank=True, db_index=True, max_length=255, verbose_name='SIS id')),
-                ('modes', models.JSONField(default=list)),
-                ('default_mode', models.CharField(max_length=32)),
-                ('enrollment_open', models.BooleanField(default=True)),
-                ('days_early_for_beta', models.PositiveIntegerField(blank=True, null=True)),
-                ('passing_grade', models.FloatField(default=0.5)),
-                ('created', models.DateTimeField()),
-                ('modified', models.DateTimeField()),
-                ('org', models.ForeignKey(db_column='org', on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.org', to_field='short_name')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=255, unique=True)),
+                ("title", models.CharField(max_length=255)),
+                ("start", models.DateTimeField(blank=True, null=True)),
+                ("end", models.DateTimeField(blank=True, null=True)),
+                (
+                    "sis_id",
+                    models.CharField(
+                        blank=True, db_index=True, max_length=255, verbose_name="SIS id"
+                    ),
+                ),
+                ("modes", models.JSONField(default=list)),
+                ("default_mode", models.CharField(max_length=32)),
+                ("enrollment_open", models.BooleanField(default=True)),
+                ("days_early_for_beta", models.PositiveIntegerField(blank=True, null=True)),
+                ("passing_grade", models.FloatField(default=0.5)),
+                ("created", models.DateTimeField()),
+                ("modified", models.DateTimeField()),
+                (
+                    "org",
+                    models.ForeignKey(
+                        db_column="org",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.org",
+                        to_field="short_name",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Library',
+            name="Library",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255, unique=True)),
-                ('title', models.CharField(max_length=255)),
-                ('created', models.DateTimeField()),
-                ('modified', models.DateTimeField()),
-                ('org', models.ForeignKey(db_column='org', on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.org', to_field='short_name')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=255, unique=True)),
+                ("title", models.CharField(max_length=255)),
+                ("created", models.DateTimeField()),
+                ("modified", models.DateTimeField()),
+                (
+                    "org",
+                    models.ForeignKey(
+                        db_column="org",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.org",
+                        to_field="short_name",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'libraries',
-                'indexes': [models.Index(fields=['org', 'key'], name='catalog_library_org_key')],
+                "verbose_name_plural": "libraries",
+                "indexes": [models.Index(fields=["org", "key"], name="catalog_library_org_key")],
             },
         ),
     ]

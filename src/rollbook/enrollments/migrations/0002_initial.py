@@ -6,26 +6,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('enrollments', '0001_initial'),
+        ("enrollments", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='courseenrollment',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="courseenrollment",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='courseenrollment',
-            index=models.Index(fields=['course', 'is_active', 'mode'], name='enrollments_course_idx'),
+            model_name="courseenrollment",
+            index=models.Index(
+                fields=["course", "is_active", "mode"], name="enrollments_course_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='courseenrollment',
-            constraint=models.UniqueConstraint(fields=('user', 'course'), name='enrollments_user_course_uniq'),
+            model_name="courseenrollment",
+            constraint=models.UniqueConstraint(
+                fields=("user", "course"), name="enrollments_user_course_uniq"
+            ),
         ),
     ]

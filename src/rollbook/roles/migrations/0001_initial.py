@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,18 +14,45 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='RoleGrant',
+            name="RoleGrant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(max_length=64)),
-                ('org', models.CharField(blank=True, default='', max_length=255)),
-                ('course_key', models.CharField(blank=True, default='', help_text='A course or library key; case-sensitive.', max_length=255)),
-                ('created', models.DateTimeField()),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("role", models.CharField(max_length=64)),
+                ("org", models.CharField(blank=True, default="", max_length=255)),
+                (
+                    "course_key",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="A course or library key; case-sensitive.",
+                        max_length=255,
+                    ),
+                ),
+                ("created", models.DateTimeField()),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['course_key', 'role'], name='roles_grant_course_idx'), models.Index(fields=['org', 'role'], name='roles_grant_org_idx')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'role', 'org', 'course_key'), name='roles_grant_uniq')],
+                "indexes": [
+                    models.Index(fields=["course_key", "role"], name="roles_grant_course_idx"),
+                    models.Index(fields=["org", "role"], name="roles_grant_org_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "role", "org", "course_key"), name="roles_grant_uniq"
+                    )
+                ],
             },
         ),
     ]
