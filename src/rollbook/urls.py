@@ -9,6 +9,7 @@ from rollbook.api import api
 
 admin.site.site_header = "rollbook administration"
 admin.site.site_title = "rollbook"
+handler404 = "rollbook.views.not_found"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("health", views.health, name="health"),

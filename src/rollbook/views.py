@@ -7,8 +7,9 @@ from pathlib import Path
 
 from django.contrib.staticfiles import finders
 from django.db import connection
-from django.http import FileResponse, Http404, HttpRequest, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
+from django.views.defaults import page_not_found
 
 
 @require_GET
@@ -41,3 +42,13 @@ def static_file(request: HttpRequest, path: str) -> FileResponse:
     )
     response["Cache-Control"] = "public, max-age=3600"
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404 outside any route: the API's JSON error shape under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"code": "not_found", "message": f"No endpoint at {request.path}.", "fields": {}},
+            status=404,
+        )
+    return page_not_found(request, exception or Http404())
