@@ -18,6 +18,12 @@ def _post_worker_init(worker: Any) -> None:
         jobs.dispatch_queued()
 
 
+def _has_setting(name: str) -> bool:
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return any(setting.name == name for setting in KNOWN_SETTINGS)
+
+
 class _Server(BaseApplication):
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -45,5 +51,7 @@ def serve(*, host: str, port: int, workers: int, threads: int) -> None:
             "accesslog": "-",
             "errorlog": "-",
             "post_worker_init": _post_worker_init,
+            # Several `rollbook serve` on one box would fight over one control socket path.
+            **({"control_socket_disable": True} if _has_setting("control_socket_disable") else {}),
         }
     ).run()
