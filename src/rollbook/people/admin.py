@@ -33,6 +33,21 @@ class UserAdmin(BaseUserAdmin):
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
     )
 
+    # Admin edits are audited like API changes (Django's LogEntry has no before/after): the
+    # snapshot before the user row is saved, the record after the profile inline is saved.
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        request._rollbook_before = api.audit_snapshot(obj.pk) if change else None  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        before = getattr(request, "_rollbook_before", None)
+        api.record_admin_change(form.instance.pk, before=before, actor=_actor(request))
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor(request.user.pk, request.user.get_username(), "admin")
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
@@ -49,7 +64,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        actor = Actor(request.user.pk, request.user.get_username(), "admin")
+        actor = _actor(request)
         for token in queryset.filter(revoked_at__isnull=True):
             api.revoke_token(token.id, actor=actor)
         self.message_user(request, "Revoked.", messages.SUCCESS)

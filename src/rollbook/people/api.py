@@ -43,6 +43,8 @@ __all__ = [
     "revoke_token",
     "search_users",
     "user_refs",
+    "audit_snapshot",
+    "record_admin_change",
     "validate_username",
 ]
 
@@ -332,3 +334,27 @@ def authenticate_token(raw: str) -> UserRef | None:
     if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(id=token_id).update(last_used_at=now)
     return ref
+
+
+def audit_snapshot(user_id: int | None) -> dict[str, Any] | None:
+    """The audited fields of a user as they are now (None when there is no such user)."""
+    user = _user_rows().filter(id=user_id).first() if user_id else None
+    if user is None:
+        return None
+    return _snapshot(user, _profile_of(user) or Profile(user=user))
+
+
+def record_admin_change(
+    user_id: int, *, before: dict[str, Any] | None, actor: Actor
+) -> None:
+    """After the admin saved a user: make sure it has a profile, and audit what changed."""
+    with transaction.atomic():
+        user = User.objects.get(id=user_id)
+        profile, _ = Profile.objects.get_or_create(user=user)
+        after = _snapshot(user, profile)
+        if before is None:
+            audit.record("user.created", f"user:{user.username}", actor=actor, after=after)
+        elif after != before:
+            audit.record(
+                "user.updated", f"user:{user.username}", actor=actor, before=before, after=after
+            )

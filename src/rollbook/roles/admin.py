@@ -28,6 +28,21 @@ class RoleGrantForm(forms.ModelForm):
         model = RoleGrant
         fields = ("user", "role", "course_key", "org")
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        user = data.get("user")
+        if user is not None and data.get("role"):
+            try:
+                api.validate_grant(
+                    user.username,
+                    data["role"],
+                    course_key=data.get("course_key") or None,
+                    org=data.get("org") or None,
+                )
+            except RollbookError as exc:
+                raise forms.ValidationError(exc.message, code=exc.code) from exc
+        return data
+
 
 @admin.register(RoleGrant)
 class RoleGrantAdmin(admin.ModelAdmin):

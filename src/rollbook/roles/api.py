@@ -47,6 +47,7 @@ __all__ = [
     "list_context_grants",
     "list_user_grants",
     "revoke_role",
+    "validate_grant",
     "role_cache",
     "role_caches",
     "visible_libraries",
@@ -117,6 +118,7 @@ def role_cache(user: UserRef) -> RoleCache:
 
 def role_caches(users: Iterable[UserRef]) -> dict[int, RoleCache]:
     """Role caches of many users in one query per 900 users."""
+    users = list(users)  # iterated twice below; a generator would leave the caches empty
     active = sorted({user.id for user in users if user.is_active})
     grouped: dict[int, list[tuple[str, str, str]]] = {}
     for start in range(0, len(active), _IN_CHUNK):
@@ -144,12 +146,11 @@ def check_role(
 
     Inheritance applies unless `strict`. Course and org roles are independent. The course
     need not exist: an unknown key answers False. Pass `cache` to check without a query.
+    Invalid (422) as for a grant: an unknown role, a malformed key or org, an org that is not
+    the key's, a role asked about at a scope it is never granted at.
     """
-    _validate_role(role)
-    if course_key:
-        org = org or parse_context_key(course_key).org
-    elif org:
-        validate_org(org)
+    scope, org, course_key = _resolve(role, course_key, org)
+    _check_scope(role, scope)
     if not user.is_active:
         return False
     if cache is None:
@@ -305,3 +306,23 @@ def visible_libraries(user: UserRef, *, page: PageRequest) -> Page[LibraryData]:
     library_keys = grants.filter(course_key__startswith="lib:").values("course_key")
     orgs = grants.filter(course_key="", role__in=ORG_LIBRARY_ROLES).exclude(org="").values("org")
     return catalog.list_libraries(page=page, keys_in=library_keys, orgs_in=orgs)
+
+
+def validate_grant(
+    username: str, role: str, *, course_key: str | None = None, org: str | None = None
+) -> Grant:
+    """What `grant_role` would refuse, raised without writing anything (for forms)."""
+    scope, org_name, context = _resolve(role, course_key, org)
+    _check_scope(role, scope)
+    user = people.get_user_ref(username)
+    if not user.is_active:
+        raise Conflict(
+            RolesErrorCode.USER_INACTIVE,
+            MSG_USER_INACTIVE.format(username=user.username),
+            fields={"username": user.username},
+        )
+    if scope is Scope.COURSE:
+        catalog.get_course(context)
+    elif scope is Scope.LIBRARY:
+        catalog.get_library(context)
+    return Grant(user.username, role, org_name, context)
