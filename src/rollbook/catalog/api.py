@@ -85,11 +85,16 @@ def _course_data(row: Course) -> CourseData:
     )
 
 
+def _instant(value: dt.datetime | None) -> str | None:
+    """In UTC, so that the same instant given in another zone is no change."""
+    return value.astimezone(dt.UTC).isoformat() if value else None
+
+
 def _course_snapshot(row: Course) -> dict[str, Any]:
     return {
         "title": row.title,
-        "start": row.start.isoformat() if row.start else None,
-        "end": row.end.isoformat() if row.end else None,
+        "start": _instant(row.start),
+        "end": _instant(row.end),
         "modes": list(row.modes),
         "default_mode": row.default_mode,
         "sis_id": row.sis_id,
@@ -116,6 +121,11 @@ def _validate_modes(modes: Iterable[str]) -> list[str]:
     return result
 
 
+def _title_required(title: object) -> Invalid:
+    """A course or library always has a title: required to create, never blanked."""
+    return Invalid(CatalogErrorCode.TITLE_REQUIRED, MSG_TITLE_REQUIRED, fields={"title": title})
+
+
 def _course_not_found(key: str) -> NotFound:
     return NotFound(
         CatalogErrorCode.COURSE_NOT_FOUND,
@@ -140,16 +150,14 @@ def put_course(
 ) -> tuple[CourseData, bool]:
     """Create the course or change the fields given. Returns the course and whether it is new."""
     course_key = CourseKey.parse(key)
-    ensure_org(course_key.org, actor=actor)
     with transaction.atomic():
+        ensure_org(course_key.org, actor=actor)  # inside: a refused course leaves no org behind
         row = Course.objects.select_for_update().filter(key=key).first()
         created = row is None
         now = clock.now()
         if row is None:
-            if title is UNSET or not str(title).strip():
-                raise Invalid(
-                    CatalogErrorCode.TITLE_REQUIRED, MSG_TITLE_REQUIRED, fields={"title": title}
-                )
+            if title is UNSET:
+                raise _title_required(title)
             row = Course(
                 key=key,
                 org_id=course_key.org,
@@ -159,6 +167,8 @@ def put_course(
             )
         before = None if created else _course_snapshot(row)
         if title is not UNSET:
+            if not title.strip():
+                raise _title_required(title)
             row.title = title
         if start is not UNSET:
             row.start = start
@@ -188,8 +198,8 @@ def put_course(
                     fields={"default_mode": default_mode},
                 )
             row.default_mode = default_mode
-        elif row.default_mode not in row.modes:
-            row.default_mode = row.modes[0]
+        elif row.default_mode not in row.modes or (created and modes is not UNSET):
+            row.default_mode = row.modes[0]  # a new course's default is its first mode
         if row.start and row.end and row.end < row.start:
             raise Invalid(
                 CatalogErrorCode.INVALID_DATES,
@@ -240,19 +250,19 @@ def _library_data(row: Library) -> LibraryData:
 
 def put_library(key: str, *, actor: Actor, title: str | Unset = UNSET) -> tuple[LibraryData, bool]:
     library_key = LibraryKey.parse(key)
-    ensure_org(library_key.org, actor=actor)
     with transaction.atomic():
+        ensure_org(library_key.org, actor=actor)  # inside: a refused library leaves no org
         row = Library.objects.select_for_update().filter(key=key).first()
         created = row is None
         now = clock.now()
         if row is None:
-            if title is UNSET or not str(title).strip():
-                raise Invalid(
-                    CatalogErrorCode.TITLE_REQUIRED, MSG_TITLE_REQUIRED, fields={"title": title}
-                )
+            if title is UNSET:
+                raise _title_required(title)
             row = Library(key=key, org_id=library_key.org, created=now)
         before = None if created else {"title": row.title}
         if title is not UNSET:
+            if not title.strip():
+                raise _title_required(title)
             row.title = title
         after = {"title": row.title}
         if created or after != before:

@@ -19,4 +19,4 @@ MSG_DEFAULT_MODE = "The default mode '{mode}' is not one of the course's modes {
 MSG_NO_MODES = "A course needs at least one enrollment mode."
 MSG_INVALID_DATES = "The course ends ({end}) before it starts ({start})."
 MSG_INVALID_PASSING_GRADE = "passing_grade must be between 0 and 1, not {value}."
-MSG_TITLE_REQUIRED = "A new course or library needs a title."
+MSG_TITLE_REQUIRED = "A course or library needs a title (not blank)."

@@ -41,7 +41,7 @@ class CourseKey:
 
     @classmethod
     def parse(cls, raw: str) -> CourseKey:
-        match = _COURSE_RE.match(raw or "") if len(raw or "") <= MAX_KEY_LENGTH else None
+        match = _COURSE_RE.fullmatch(raw or "") if len(raw or "") <= MAX_KEY_LENGTH else None
         if match is None:
             raise Invalid(
                 CommonErrorCode.INVALID_COURSE_KEY,
@@ -61,7 +61,7 @@ class LibraryKey:
 
     @classmethod
     def parse(cls, raw: str) -> LibraryKey:
-        match = _LIBRARY_RE.match(raw or "") if len(raw or "") <= MAX_KEY_LENGTH else None
+        match = _LIBRARY_RE.fullmatch(raw or "") if len(raw or "") <= MAX_KEY_LENGTH else None
         if match is None:
             raise Invalid(
                 CommonErrorCode.INVALID_LIBRARY_KEY,
@@ -77,11 +77,11 @@ ContextKey = CourseKey | LibraryKey
 def parse_context_key(raw: str) -> ContextKey:
     """A course key or a library key: the things a course-level role grant may name."""
     if raw.startswith("lib:"):
-        match = _LIBRARY_RE.match(raw)
+        match = _LIBRARY_RE.fullmatch(raw)
         if match and len(raw) <= MAX_KEY_LENGTH:
             return LibraryKey(match["org"], match["slug"])
     else:
-        match = _COURSE_RE.match(raw)
+        match = _COURSE_RE.fullmatch(raw)
         if match and len(raw) <= MAX_KEY_LENGTH:
             return CourseKey(match["org"], match["number"], match["run"])
     raise Invalid(
@@ -92,6 +92,6 @@ def parse_context_key(raw: str) -> ContextKey:
 
 
 def validate_org(org: str) -> str:
-    if not org or len(org) > MAX_KEY_LENGTH or not _ORG_RE.match(org):
+    if not org or len(org) > MAX_KEY_LENGTH or not _ORG_RE.fullmatch(org):
         raise Invalid(CommonErrorCode.INVALID_ORG, MSG_ORG.format(org=org), fields={"org": org})
     return org

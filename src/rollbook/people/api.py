@@ -33,6 +33,7 @@ __all__ = [
     "TokenData",
     "UserData",
     "UserRef",
+    "audit_snapshot",
     "authenticate_token",
     "create_token",
     "ensure_user",
@@ -40,11 +41,10 @@ __all__ = [
     "get_user_ref",
     "list_tokens",
     "put_user",
+    "record_admin_change",
     "revoke_token",
     "search_users",
     "user_refs",
-    "audit_snapshot",
-    "record_admin_change",
     "validate_username",
 ]
 
@@ -57,7 +57,8 @@ _PROFILE_FIELDS = ("idnumber", "sis_sourcedid", "allow_certificate")
 
 
 def validate_username(username: str) -> str:
-    if not re.match(USERNAME_PATTERN, username or ""):
+    # fullmatch: with re.match, "$" would let a trailing newline through ("mary\n").
+    if not re.fullmatch(USERNAME_PATTERN, username or ""):
         raise Invalid(
             PeopleErrorCode.INVALID_USERNAME,
             MSG_INVALID_USERNAME.format(username=username),
@@ -344,9 +345,7 @@ def audit_snapshot(user_id: int | None) -> dict[str, Any] | None:
     return _snapshot(user, _profile_of(user) or Profile(user=user))
 
 
-def record_admin_change(
-    user_id: int, *, before: dict[str, Any] | None, actor: Actor
-) -> None:
+def record_admin_change(user_id: int, *, before: dict[str, Any] | None, actor: Actor) -> None:
     """After the admin saved a user: make sure it has a profile, and audit what changed."""
     with transaction.atomic():
         user = User.objects.get(id=user_id)

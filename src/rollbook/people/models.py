@@ -9,7 +9,7 @@ from django.db.models.functions import Lower
 # index below serves. Usernames are ASCII, so SQLite's ASCII-only LOWER agrees with Python's.
 models.CharField.register_lookup(Lower)
 
-USERNAME_PATTERN = r"^[A-Za-z0-9_.@+-]{1,150}$"
+USERNAME_PATTERN = r"\A[A-Za-z0-9_.@+-]{1,150}\Z"
 username_validator = RegexValidator(
     USERNAME_PATTERN,
     "A username has 1 to 150 characters: letters, digits and _ . @ + -.",

@@ -47,9 +47,9 @@ __all__ = [
     "list_context_grants",
     "list_user_grants",
     "revoke_role",
-    "validate_grant",
     "role_cache",
     "role_caches",
+    "validate_grant",
     "visible_libraries",
 ]
 
