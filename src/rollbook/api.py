@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 import rollbook
 from rollbook.audit.rest import router as audit_router
@@ -16,6 +18,7 @@ from rollbook.catalog.rest import router as catalog_router
 from rollbook.enrollments.rest import router as enrollments_router
 from rollbook.jobs.rest import router as jobs_router
 from rollbook.lib.errors import (
+    MSG_CSRF_FAILED,
     MSG_INVALID,
     MSG_NOT_AUTHENTICATED,
     MSG_NOT_FOUND,
@@ -28,6 +31,17 @@ from rollbook.roles.rest import router as roles_router
 
 log = logging.getLogger(__name__)
 
+
+class ObjectParser(Parser):
+    """JSON bodies are objects: ninja's schemas would read a list or a string as `{}`."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise ValueError("The body must be a JSON object.")  # answered 422 invalid_json
+        return data
+
+
 api = NinjaAPI(
     title="rollbook",
     version="1",
@@ -39,6 +53,7 @@ api = NinjaAPI(
     ),
     urls_namespace="api-v1",
     auth=[BearerAuth(), AdminSessionAuth()],
+    parser=ObjectParser(),
 )
 
 for router in (
@@ -75,10 +90,10 @@ def on_rollbook_error(request: HttpRequest, exc: RollbookError) -> HttpResponse:
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     fields: dict[str, object] = {}
     for error in exc.errors:
-        location = [
-            str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")
-        ]
-        # Drop the schema parameter name ninja puts first ("body", "filters", "paging", ...).
+        # ninja's loc: the source ("body", "query", "path"), the view's parameter name ("body",
+        # "filters", "paging", ...), then the field's path. Dropped by position, not by value:
+        # a parameter named "body" is not a second source.
+        location = [str(part) for part in error.get("loc", ())][1:]
         name = ".".join(location[1:] if len(location) > 1 else location) or "body"
         fields[name] = error.get("msg", "invalid")
     message = MSG_INVALID + " " + "; ".join(f"{name}: {msg}" for name, msg in fields.items())
@@ -99,6 +114,9 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return _error(request, 422, "invalid_json", f"The body is not valid JSON: {exc}")
     if exc.status_code == 405:
         return _error(request, 405, CommonErrorCode.METHOD_NOT_ALLOWED, str(exc))
+    if exc.status_code == 403 and "CSRF" in str(exc):
+        # A signed-in admin session posting without its CSRF token.
+        return _error(request, 403, CommonErrorCode.CSRF_FAILED, MSG_CSRF_FAILED)
     return _error(request, exc.status_code, f"http_{exc.status_code}", str(exc))
 
 

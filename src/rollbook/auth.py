@@ -58,6 +58,14 @@ class AdminSessionAuth(APIKeyCookie):
 
     param_name = "sessionid"
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # CSRF guards a session that signs someone in; without one there is nothing to guard,
+        # and the caller must hear 401 (not a CSRF 403) like any request without credentials.
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated or not user.is_active:

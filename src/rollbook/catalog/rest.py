@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from rollbook.audit.data import Actor
 from rollbook.catalog import api
@@ -16,7 +16,7 @@ router = Router(tags=["catalog"])
 
 
 @router.put("/courses/{course_key}", response={200: CourseOut, 201: CourseOut})
-def put_course(request: HttpRequest, course_key: str, body: CourseIn) -> tuple[int, CourseData]:
+def put_course(request: HttpRequest, course_key: str, body: CourseIn) -> Status[CourseData]:
     """Create the course (title required) or change the fields sent (global staff)."""
     principal = require_staff(request)
     fields: dict[str, Any] = body.model_dump(exclude_unset=True)
@@ -25,7 +25,7 @@ def put_course(request: HttpRequest, course_key: str, body: CourseIn) -> tuple[i
         if fields.get(name, 0) is None:
             del fields[name]
     course, created = api.put_course(course_key, actor=Actor.of(principal), **fields)
-    return (201 if created else 200), course
+    return Status(201 if created else 200, course)
 
 
 @router.get("/courses/{course_key}", response=CourseOut)
@@ -45,11 +45,11 @@ def list_courses(
 
 
 @router.put("/libraries/{library_key}", response={200: LibraryOut, 201: LibraryOut})
-def put_library(request: HttpRequest, library_key: str, body: LibraryIn) -> tuple[int, LibraryData]:
+def put_library(request: HttpRequest, library_key: str, body: LibraryIn) -> Status[LibraryData]:
     """Create or rename a content library (global staff)."""
     principal = require_staff(request)
     library, created = api.put_library(library_key, actor=Actor.of(principal), title=body.title)
-    return (201 if created else 200), library
+    return Status(201 if created else 200, library)
 
 
 @router.get("/libraries/{library_key}", response=LibraryOut)

@@ -186,9 +186,11 @@ def _transition(
             )
         before = job.state
         job.state = new
+        if new is JobState.QUEUED:
+            job.message = ""  # the hold's reason is answered; the audit row keeps the story
         if new is JobState.CANCELLED:
             job.finished_at = clock.now()
-        job.save(update_fields=["state", "finished_at"])
+        job.save(update_fields=["state", "message", "finished_at"])
         audit.record(
             f"job.{new.value}",
             f"job:{job.uuid}",

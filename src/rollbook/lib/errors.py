@@ -22,12 +22,17 @@ class CommonErrorCode(StrEnum):
     INVALID_CONTEXT_KEY = "invalid_context_key"
     INVALID_ORG = "invalid_org"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    CSRF_FAILED = "csrf_failed"
 
 
 MSG_NOT_AUTHENTICATED = "Authentication required: send 'Authorization: Bearer <token>'."
 MSG_FORBIDDEN = "You are not allowed to do this."
 MSG_NOT_FOUND = "Not found."
 MSG_INVALID = "The request is not valid."
+MSG_CSRF_FAILED = (
+    "The admin session needs its CSRF token (X-CSRFToken header) on this method; "
+    "integrations use a bearer token instead."
+)
 
 
 class RollbookError(Exception):

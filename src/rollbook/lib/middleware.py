@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 
 from rollbook.lib.errors import CommonErrorCode
 
+MSG_METHOD_NOT_ALLOWED = "{method} is not allowed here; allowed: {allow}."
 MSG_TOO_LARGE = "The request body is {size} bytes; the limit is {limit} bytes."
 
 # Paths that set their own limits (later issues: structures 10 MiB+, LMB messages 1 MiB).
@@ -52,3 +53,31 @@ class BodySizeLimitMiddleware:
         if size > limit:
             return too_large_response(size, limit)
         return self.get_response(request)
+
+
+class ApiMethodNotAllowedMiddleware:
+    """A method a route does not have answers 405 in the API's JSON error shape (with Allow).
+
+    django-ninja builds that response itself, before any exception handler could shape it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 405
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            allow = response.get("Allow", "")
+            body = {
+                "code": CommonErrorCode.METHOD_NOT_ALLOWED.value,
+                "message": MSG_METHOD_NOT_ALLOWED.format(method=request.method, allow=allow),
+                "fields": {"allow": allow},
+            }
+            shaped = HttpResponse(json.dumps(body), status=405, content_type="application/json")
+            shaped["Allow"] = allow
+            return shaped
+        return response

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from rollbook.audit.data import Actor
 from rollbook.lib.pagination import PageOut, PageQuery
@@ -14,13 +14,13 @@ router = Router(tags=["people"])
 
 
 @router.put("/users/{username}", response={200: UserOut, 201: UserOut})
-def put_user(request: HttpRequest, username: str, body: UserIn) -> tuple[int, UserData]:
+def put_user(request: HttpRequest, username: str, body: UserIn) -> Status[UserData]:
     """Create the user or update the fields sent (global staff)."""
     principal = require_staff(request)
     user, created = api.put_user(
         username, actor=Actor.of(principal), **body.model_dump(exclude_unset=True)
     )
-    return (201 if created else 200), user
+    return Status(201 if created else 200, user)
 
 
 @router.get("/users/{username}", response=UserOut)

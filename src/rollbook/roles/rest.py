@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from rollbook.audit.data import Actor
 from rollbook.lib.errors import forbidden
@@ -25,7 +25,7 @@ router = Router(tags=["roles"])
 
 
 @router.post("/roles/grants", response={200: GrantResult, 201: GrantResult})
-def grant(request: HttpRequest, body: GrantIn) -> tuple[int, dict[str, Any]]:
+def grant(request: HttpRequest, body: GrantIn) -> Status[dict[str, Any]]:
     """Grant a role (global staff). Granting twice is idempotent: 200 with created false."""
     principal = require_staff(request)
     result, created = api.grant_role(
@@ -35,7 +35,7 @@ def grant(request: HttpRequest, body: GrantIn) -> tuple[int, dict[str, Any]]:
         course_key=body.course_key,
         org=body.org,
     )
-    return (201 if created else 200), {"grant": result, "created": created}
+    return Status(201 if created else 200, {"grant": result, "created": created})
 
 
 @router.post("/roles/revokes", response=RevokeResult)
