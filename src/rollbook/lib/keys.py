@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rollbook.lib.errors import CommonErrorCode, Invalid
 
@@ -74,8 +75,12 @@ class LibraryKey:
 ContextKey = CourseKey | LibraryKey
 
 
+@lru_cache(maxsize=16384)
 def parse_context_key(raw: str) -> ContextKey:
-    """A course key or a library key: the things a course-level role grant may name."""
+    """A course key or a library key: the things a course-level role grant may name.
+
+    Memoised: role checks parse the same few keys over and over, and the parse (a regular
+    expression) would cost more than the check. Refusals raise and are not remembered."""
     if raw.startswith("lib:"):
         match = _LIBRARY_RE.fullmatch(raw)
         if match and len(raw) <= MAX_KEY_LENGTH:
