@@ -49,14 +49,14 @@ def test_filters_by_subject_prefix_and_event(world: World, staff_api: Any) -> No
     assert [(e["subject"], e["before"], e["after"], e["source"]) for e in items] == [
         (
             f"enrollment:{COURSE}:bob",
-            {"mode": "verified", "is_active": True},
-            {"mode": "verified", "is_active": False},
+            {"mode": "verified", "is_active": True, "sources": ["manual"]},
+            {"mode": "verified", "is_active": False, "sources": []},
             "api",
         ),
         (
             f"enrollment:{COURSE}:mary",
-            {"mode": "audit", "is_active": True},
-            {"mode": "verified", "is_active": True},
+            {"mode": "audit", "is_active": True, "sources": ["manual"]},
+            {"mode": "verified", "is_active": True, "sources": ["manual"]},
             "api",
         ),
     ]
@@ -71,11 +71,16 @@ def test_role_changes_are_logged(world: World, staff_api: Any) -> None:
     staff_api.post("roles/revokes", grant)
     body = staff_api.get(query("audit", subject="user:mary", event="role.granted")).json()
     (granted,) = assert_page(body, count=1)
-    assert granted["after"] == {"role": "staff", "org": "edX", "course_key": COURSE}
+    assert granted["after"] == {
+        "role": "staff",
+        "org": "edX",
+        "course_key": COURSE,
+        "sources": ["manual"],
+    }
     assert granted["source"] == "api"
     revoked = staff_api.get(query("audit", event="role.revoked")).json()["items"]
     assert [(e["before"], e["after"]) for e in revoked] == [
-        ({"role": "staff", "org": "edX", "course_key": COURSE}, None)
+        ({"role": "staff", "org": "edX", "course_key": COURSE, "sources": ["manual"]}, None)
     ]
 
 

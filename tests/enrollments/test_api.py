@@ -89,7 +89,7 @@ def test_bulk_enroll_leaves_an_audit_row_per_change(world: World) -> None:
             "enrollment.created",
             f"enrollment:{COURSE}:carol",
             None,
-            {"mode": "audit", "is_active": True},
+            {"mode": "audit", "is_active": True, "sources": ["manual"]},
         )
     ]
 

@@ -227,7 +227,7 @@ def test_grant_audit_row_names_the_grant(course: str, mary: UserRef, actor: Acto
     roles.grant_role("mary", "instructor", actor=actor, course_key=course)
     event = audit.list_events(subject="user:mary", event="role.granted", page=PageRequest())
     assert [row.after for row in event.items] == [
-        {"role": "instructor", "org": "edX", "course_key": course}
+        {"role": "instructor", "org": "edX", "course_key": course, "sources": ["manual"]}
     ]
     assert event.items[0].source == actor.source
 

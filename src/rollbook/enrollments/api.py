@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -21,7 +21,7 @@ from rollbook.enrollments.errors import (
 from rollbook.enrollments.models import CourseEnrollment
 from rollbook.jobs import api as jobs
 from rollbook.jobs.data import JobData
-from rollbook.lib import clock
+from rollbook.lib import clock, sources
 from rollbook.lib.errors import Invalid, NotFound
 from rollbook.lib.pagination import Page, PageRequest, paginate
 from rollbook.people import api as people
@@ -34,6 +34,8 @@ __all__ = [
     "BulkResult",
     "EnrollmentData",
     "bulk_enroll",
+    "drop_source",
+    "enroll_from_source",
     "get_enrollment",
     "list_course_enrollments",
     "list_user_enrollments",
@@ -51,6 +53,7 @@ def _data(row: CourseEnrollment, course_key: str, username: str) -> EnrollmentDa
         username=username,
         mode=row.mode,
         is_active=row.is_active,
+        sources=tuple(row.sources),
         created=row.created,
         modified=row.modified,
     )
@@ -73,6 +76,10 @@ def _check_mode(course: CourseData, mode: str) -> None:
         )
 
 
+def _snapshot(mode: str, is_active: bool, sources: list[str]) -> dict[str, Any]:
+    return {"mode": mode, "is_active": is_active, "sources": list(sources)}
+
+
 def _apply(
     course: CourseData,
     user: UserRef,
@@ -81,9 +88,11 @@ def _apply(
     mode: str | None,
     is_active: bool | None,
     actor: Actor,
+    change_sources: Callable[[list[str]], list[str]] | None = None,
 ) -> tuple[CourseEnrollment, bool, bool]:
     """Create or change one enrollment inside the caller's transaction.
 
+    `change_sources` maps the enrollment's current sources to its new ones (None: unchanged).
     Returns the row, whether it was created, and whether anything changed.
     """
     now = clock.now()
@@ -95,6 +104,7 @@ def _apply(
             course_id=course.id,
             mode=new_mode,
             is_active=True if is_active is None else is_active,
+            sources=change_sources([]) if change_sources else [],
             created=now,
             modified=now,
         )
@@ -103,21 +113,25 @@ def _apply(
             "enrollment.created",
             _subject(course.key, user.username),
             actor=actor,
-            after={"mode": row.mode, "is_active": row.is_active},
+            after=_snapshot(row.mode, row.is_active, row.sources),
         )
         return row, True, True
     if mode is not None and mode != existing.mode:
         _check_mode(course, mode)
     new_mode = existing.mode if mode is None else mode
     new_active = existing.is_active if is_active is None else is_active
-    before = {"mode": existing.mode, "is_active": existing.is_active}
-    after = {"mode": new_mode, "is_active": new_active}
+    new_sources = (
+        change_sources(list(existing.sources)) if change_sources else list(existing.sources)
+    )
+    before = _snapshot(existing.mode, existing.is_active, existing.sources)
+    after = _snapshot(new_mode, new_active, new_sources)
     if after == before:
         return existing, False, False
     existing.mode = new_mode
     existing.is_active = new_active
+    existing.sources = new_sources
     existing.modified = now
-    existing.save(update_fields=["mode", "is_active", "modified"])
+    existing.save(update_fields=["mode", "is_active", "sources", "modified"])
     audit.record(
         "enrollment.updated",
         _subject(course.key, user.username),
@@ -126,6 +140,19 @@ def _apply(
         after=after,
     )
     return existing, False, True
+
+
+def _manual_sources(is_active: bool | None, creating: bool) -> Callable[[list[str]], list[str]]:
+    """A person's enroll adds the manual source; a person's unenroll ends every source."""
+
+    def change(current: list[str]) -> list[str]:
+        if is_active is False:
+            return []
+        if is_active is True or creating:
+            return sources.added(current, sources.MANUAL)
+        return current
+
+    return change
 
 
 def put_enrollment(
@@ -149,12 +176,80 @@ def put_enrollment(
                     .first()
                 )
                 row, created, _changed = _apply(
-                    course, user, existing, mode=mode, is_active=is_active, actor=actor
+                    course,
+                    user,
+                    existing,
+                    mode=mode,
+                    is_active=is_active,
+                    actor=actor,
+                    change_sources=_manual_sources(is_active, existing is None),
                 )
                 return _data(row, course.key, user.username), created
         except IntegrityError:
             continue  # enrolled concurrently: the second pass updates that row
     raise RuntimeError("enrollment kept conflicting")  # pragma: no cover
+
+
+def enroll_from_source(
+    course_key: str,
+    username: str,
+    *,
+    source: str,
+    actor: Actor,
+    mode: str | None = None,
+) -> tuple[EnrollmentData, bool]:
+    """A source (an SIS membership, a program) asserts this enrollment: record the source and
+    make the enrollment active. A new enrollment takes `mode` or the course's default; an
+    existing one keeps its mode unless it was inactive and `mode` is given. Returns the
+    enrollment and whether anything changed."""
+    course = catalog.get_course(course_key)
+    user = people.get_user_ref(username)
+    with transaction.atomic():
+        existing = (
+            CourseEnrollment.objects.select_for_update()
+            .filter(user_id=user.id, course_id=course.id)
+            .first()
+        )
+        keep_mode = existing is not None and existing.is_active
+        row, _created, changed = _apply(
+            course,
+            user,
+            existing,
+            mode=None if keep_mode else mode,
+            is_active=True,
+            actor=actor,
+            change_sources=lambda current: sources.added(current, source),
+        )
+        return _data(row, course.key, user.username), changed
+
+
+def drop_source(
+    course_key: str, username: str, *, source: str, actor: Actor
+) -> EnrollmentData | None:
+    """A source no longer asserts this enrollment: remove it, and deactivate the enrollment
+    when no source remains. Other sources (a manual enrollment) keep it active. None when
+    there is no such enrollment."""
+    course = catalog.get_course(course_key)
+    user = people.get_user_ref(username)
+    with transaction.atomic():
+        existing = (
+            CourseEnrollment.objects.select_for_update()
+            .filter(user_id=user.id, course_id=course.id)
+            .first()
+        )
+        if existing is None:
+            return None
+        remaining = sources.removed(list(existing.sources), source)
+        row, _created, _changed = _apply(
+            course,
+            user,
+            existing,
+            mode=None,
+            is_active=existing.is_active and bool(remaining),
+            actor=actor,
+            change_sources=lambda _current: remaining,
+        )
+        return _data(row, course.key, user.username)
 
 
 def get_enrollment(course_key: str, username: str) -> EnrollmentData:
@@ -171,7 +266,7 @@ def get_enrollment(course_key: str, username: str) -> EnrollmentData:
 
 def _listing() -> Any:
     return CourseEnrollment.objects.select_related("course", "user").only(
-        "mode", "is_active", "created", "modified", "course__key", "user__username"
+        "mode", "is_active", "sources", "created", "modified", "course__key", "user__username"
     )
 
 
@@ -237,14 +332,26 @@ def bulk_enroll(
             with transaction.atomic():
                 if action is BulkAction.ENROLL:
                     row, _created, changed = _apply(
-                        course, user, row, mode=mode, is_active=True, actor=actor
+                        course,
+                        user,
+                        row,
+                        mode=mode,
+                        is_active=True,
+                        actor=actor,
+                        change_sources=_manual_sources(True, row is None),
                     )
                     outcome = BulkOutcome.ENROLLED if changed else BulkOutcome.UNCHANGED
                 elif row is None or not row.is_active:
                     outcome = BulkOutcome.UNCHANGED
                 else:
                     row, _created, _changed = _apply(
-                        course, user, row, mode=None, is_active=False, actor=actor
+                        course,
+                        user,
+                        row,
+                        mode=None,
+                        is_active=False,
+                        actor=actor,
+                        change_sources=_manual_sources(False, False),
                     )
                     outcome = BulkOutcome.UNENROLLED
             if row is not None:

@@ -11,6 +11,7 @@ class EnrollmentData:
     username: str
     mode: str
     is_active: bool
+    sources: tuple[str, ...]
     created: dt.datetime
     modified: dt.datetime
 

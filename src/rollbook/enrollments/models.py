@@ -11,6 +11,8 @@ class CourseEnrollment(models.Model):
     course = models.ForeignKey("catalog.Course", on_delete=models.PROTECT, related_name="+")
     mode = models.CharField(max_length=32)
     is_active = models.BooleanField(default=True)
+    # What asserts this enrollment ("manual", "sis:<key>", "program:<uuid>"); see lib.sources.
+    sources = models.JSONField(default=list, blank=True)
     created = models.DateTimeField()
     modified = models.DateTimeField()
 

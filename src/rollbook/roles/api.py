@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -10,7 +11,7 @@ from rollbook.audit import api as audit
 from rollbook.audit.data import Actor
 from rollbook.catalog import api as catalog
 from rollbook.catalog.data import LibraryData
-from rollbook.lib import clock
+from rollbook.lib import clock, sources
 from rollbook.lib.errors import Conflict, Invalid
 from rollbook.lib.keys import LibraryKey, parse_context_key, validate_org
 from rollbook.lib.pagination import Page, PageRequest
@@ -47,6 +48,7 @@ __all__ = [
     "list_context_grants",
     "list_user_grants",
     "revoke_role",
+    "revoke_source",
     "role_cache",
     "role_caches",
     "validate_grant",
@@ -183,6 +185,29 @@ def _subject(username: str) -> str:
     return f"user:{username}"
 
 
+def _check_grantable(user: UserRef, scope: Scope, context: str) -> None:
+    """An inactive user (409) or an unknown course or library (404) cannot be granted a role."""
+    if not user.is_active:
+        raise Conflict(
+            RolesErrorCode.USER_INACTIVE,
+            MSG_USER_INACTIVE.format(username=user.username),
+            fields={"username": user.username},
+        )
+    if scope is Scope.COURSE:
+        catalog.get_course(context)
+    elif scope is Scope.LIBRARY:
+        catalog.get_library(context)
+
+
+def _grant_snapshot(row: RoleGrant) -> dict[str, Any]:
+    return {
+        "role": row.role,
+        "org": row.org,
+        "course_key": row.course_key,
+        "sources": list(row.sources),
+    }
+
+
 def grant_role(
     username: str,
     role: str,
@@ -190,9 +215,12 @@ def grant_role(
     actor: Actor,
     course_key: str | None = None,
     org: str | None = None,
+    source: str = sources.MANUAL,
 ) -> tuple[Grant, bool]:
     """Grant a role; granting twice is idempotent. Returns the grant and whether it is new.
 
+    The grant remembers `source` ("manual" unless an SIS feed or a program grants it), so that
+    a source taking it back (`revoke_source`) leaves what others asserted.
     Refused: an unknown role or one not grantable at that scope (422), an unknown user, course
     or library (404), an inactive user (409, nothing written).
     """
@@ -200,39 +228,42 @@ def grant_role(
     _check_scope(role, scope)
     with transaction.atomic():
         user = people.get_user_ref(username, lock=True)
-        if not user.is_active:
-            raise Conflict(
-                RolesErrorCode.USER_INACTIVE,
-                MSG_USER_INACTIVE.format(username=user.username),
-                fields={"username": user.username},
-            )
-        if scope is Scope.COURSE:
-            catalog.get_course(context)
-        elif scope is Scope.LIBRARY:
-            catalog.get_library(context)
-        elif scope is Scope.ORG:
+        _check_grantable(user, scope, context)
+        if scope is Scope.ORG:
             catalog.ensure_org(org_name, actor=actor)
         grant = Grant(user.username, role, org_name, context)
-        if RoleGrant.objects.filter(
-            user_id=user.id, role=role, org=org_name, course_key=context
-        ).exists():
+        row = (
+            RoleGrant.objects.select_for_update()
+            .filter(user_id=user.id, role=role, org=org_name, course_key=context)
+            .first()
+        )
+        if row is not None:
+            if source not in row.sources:
+                before = _grant_snapshot(row)
+                row.sources = sources.added(list(row.sources), source)
+                row.save(update_fields=["sources"])
+                audit.record(
+                    "role.sources_changed",
+                    _subject(user.username),
+                    actor=actor,
+                    before=before,
+                    after=_grant_snapshot(row),
+                )
             return grant, False
         try:
             with transaction.atomic():
-                RoleGrant.objects.create(
+                row = RoleGrant.objects.create(
                     user_id=user.id,
                     role=role,
                     org=org_name,
                     course_key=context,
+                    sources=[source],
                     created=clock.now(),
                 )
         except IntegrityError:
             return grant, False  # granted concurrently
         audit.record(
-            "role.granted",
-            _subject(user.username),
-            actor=actor,
-            after={"role": role, "org": org_name, "course_key": context},
+            "role.granted", _subject(user.username), actor=actor, after=_grant_snapshot(row)
         )
     return grant, True
 
@@ -245,21 +276,62 @@ def revoke_role(
     course_key: str | None = None,
     org: str | None = None,
 ) -> tuple[Grant, bool]:
-    """Remove the grant. Returns it and whether there was one; revoking nothing is no error."""
+    """Remove the grant, whatever asserts it (a person's revoke ends it). Returns it and
+    whether there was one; revoking nothing is no error."""
+    return _take_back(username, role, actor=actor, course_key=course_key, org=org, source=None)
+
+
+def revoke_source(
+    username: str,
+    role: str,
+    *,
+    source: str,
+    actor: Actor,
+    course_key: str | None = None,
+    org: str | None = None,
+) -> tuple[Grant, bool]:
+    """`source` no longer asserts the grant: remove it, and revoke the grant only when no
+    source remains. Returns the grant and whether it was revoked."""
+    return _take_back(username, role, actor=actor, course_key=course_key, org=org, source=source)
+
+
+def _take_back(
+    username: str,
+    role: str,
+    *,
+    actor: Actor,
+    course_key: str | None,
+    org: str | None,
+    source: str | None,
+) -> tuple[Grant, bool]:
     _scope, org_name, context = _resolve(role, course_key, org)
     with transaction.atomic():
         user = people.get_user_ref(username, lock=True)
-        deleted, _ = RoleGrant.objects.filter(
-            user_id=user.id, role=role, org=org_name, course_key=context
-        ).delete()
-        if deleted:
-            audit.record(
-                "role.revoked",
-                _subject(user.username),
-                actor=actor,
-                before={"role": role, "org": org_name, "course_key": context},
-            )
-    return Grant(user.username, role, org_name, context), bool(deleted)
+        grant = Grant(user.username, role, org_name, context)
+        row = (
+            RoleGrant.objects.select_for_update()
+            .filter(user_id=user.id, role=role, org=org_name, course_key=context)
+            .first()
+        )
+        if row is None:
+            return grant, False
+        before = _grant_snapshot(row)
+        remaining = [] if source is None else sources.removed(list(row.sources), source)
+        if remaining:
+            if remaining != row.sources:
+                row.sources = remaining
+                row.save(update_fields=["sources"])
+                audit.record(
+                    "role.sources_changed",
+                    _subject(user.username),
+                    actor=actor,
+                    before=before,
+                    after=_grant_snapshot(row),
+                )
+            return grant, False
+        row.delete()
+        audit.record("role.revoked", _subject(user.username), actor=actor, before=before)
+    return grant, True
 
 
 def list_user_grants(username: str, *, page: PageRequest) -> Page[Grant]:
@@ -315,14 +387,5 @@ def validate_grant(
     scope, org_name, context = _resolve(role, course_key, org)
     _check_scope(role, scope)
     user = people.get_user_ref(username)
-    if not user.is_active:
-        raise Conflict(
-            RolesErrorCode.USER_INACTIVE,
-            MSG_USER_INACTIVE.format(username=user.username),
-            fields={"username": user.username},
-        )
-    if scope is Scope.COURSE:
-        catalog.get_course(context)
-    elif scope is Scope.LIBRARY:
-        catalog.get_library(context)
+    _check_grantable(user, scope, context)
     return Grant(user.username, role, org_name, context)

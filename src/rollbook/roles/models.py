@@ -16,6 +16,8 @@ class RoleGrant(models.Model):
         max_length=255, blank=True, default="", help_text="A course or library key; case-sensitive."
     )
     created = models.DateTimeField()
+    # What asserts this grant ("manual", "sis:<key>", "program:<uuid>"); see lib.sources.
+    sources = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [

@@ -1,0 +1,88 @@
+"""Enrollments remember their sources: a feed's drop never takes away what a person did."""
+
+from __future__ import annotations
+
+import pytest
+
+from rollbook.enrollments import api as enrollments
+from rollbook.lib import sources
+from tests.factories import ACTOR, Make
+
+COURSE = "course-v1:edX+toy+2012"
+SIS = sources.sis("10001.201740/01")
+PROGRAM = sources.program("b4a0c0de-0000-4000-8000-000000000001")
+
+
+@pytest.fixture
+def world(db: None) -> None:
+    Make.course(COURSE, modes=["audit", "verified"])
+    Make.user("mary")
+
+
+def test_a_manual_enrollment_is_sourced_manual(world: None) -> None:
+    assert Make.enrollment(COURSE, "mary").sources == ("manual",)
+
+
+def test_a_source_enrolls_and_its_drop_deactivates_when_nothing_else_holds(world: None) -> None:
+    enrollment, changed = enrollments.enroll_from_source(
+        COURSE, "mary", source=SIS, actor=ACTOR, mode="verified"
+    )
+    assert changed
+    assert (enrollment.is_active, enrollment.mode, enrollment.sources) == (True, "verified", (SIS,))
+    dropped = enrollments.drop_source(COURSE, "mary", source=SIS, actor=ACTOR)
+    assert dropped is not None
+    assert (dropped.is_active, dropped.sources) == (False, ())
+
+
+def test_a_manual_enrollment_survives_the_feed_dropping_it(world: None) -> None:
+    Make.enrollment(COURSE, "mary", mode="audit")
+    enrollments.enroll_from_source(COURSE, "mary", source=SIS, actor=ACTOR, mode="verified")
+    both = enrollments.get_enrollment(COURSE, "mary")
+    assert both.sources == ("manual", SIS)
+    assert both.mode == "audit"  # an active enrollment keeps its mode
+    after = enrollments.drop_source(COURSE, "mary", source=SIS, actor=ACTOR)
+    assert after is not None
+    assert (after.is_active, after.sources) == (True, ("manual",))
+
+
+def test_two_sources_each_hold_the_enrollment(world: None) -> None:
+    enrollments.enroll_from_source(COURSE, "mary", source=SIS, actor=ACTOR)
+    enrollments.enroll_from_source(COURSE, "mary", source=PROGRAM, actor=ACTOR)
+    first = enrollments.drop_source(COURSE, "mary", source=SIS, actor=ACTOR)
+    assert first is not None
+    assert first.is_active
+    second = enrollments.drop_source(COURSE, "mary", source=PROGRAM, actor=ACTOR)
+    assert second is not None
+    assert not second.is_active
+
+
+def test_the_same_source_twice_changes_nothing(world: None) -> None:
+    enrollments.enroll_from_source(COURSE, "mary", source=SIS, actor=ACTOR)
+    _, changed = enrollments.enroll_from_source(COURSE, "mary", source=SIS, actor=ACTOR)
+    assert not changed
+
+
+def test_a_person_unenrolling_ends_every_source(world: None) -> None:
+    enrollments.enroll_from_source(COURSE, "mary", source=SIS, actor=ACTOR)
+    enrollment, _ = enrollments.put_enrollment(COURSE, "mary", actor=ACTOR, is_active=False)
+    assert (enrollment.is_active, enrollment.sources) == (False, ())
+
+
+def test_a_person_re_enrolling_adds_the_manual_source(world: None) -> None:
+    enrollments.enroll_from_source(COURSE, "mary", source=SIS, actor=ACTOR)
+    enrollment, _ = enrollments.put_enrollment(COURSE, "mary", actor=ACTOR, is_active=True)
+    assert enrollment.sources == (SIS, "manual")
+    # A mode change alone asserts nothing new.
+    changed, _ = enrollments.put_enrollment(COURSE, "mary", actor=ACTOR, mode="verified")
+    assert changed.sources == (SIS, "manual")
+
+
+def test_dropping_a_source_from_no_enrollment_is_none(world: None) -> None:
+    assert enrollments.drop_source(COURSE, "mary", source=SIS, actor=ACTOR) is None
+
+
+def test_dropping_a_source_that_is_not_there_keeps_the_enrollment(world: None) -> None:
+    Make.enrollment(COURSE, "mary")
+    after = enrollments.drop_source(COURSE, "mary", source=SIS, actor=ACTOR)
+    assert after is not None
+    assert (after.is_active, after.sources) == (True, ("manual",))
