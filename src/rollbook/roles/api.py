@@ -85,13 +85,21 @@ def _resolve(role: str, course_key: str | None, org: str | None) -> tuple[Scope,
     return Scope.GLOBAL, "", ""
 
 
-def _allowed_scopes(role: str) -> frozenset[Scope]:
+def _scopes_of(role: str) -> frozenset[Scope]:
     scopes = set(COURSE_LEVEL_ROLES.get(role, frozenset()))
     if role in ORG_LEVEL_ROLES:
         scopes.add(Scope.ORG)
     if role in GLOBAL_ROLES:
         scopes.add(Scope.GLOBAL)
     return frozenset(scopes)
+
+
+# Where each role may be granted, computed once: checks look it up on every call.
+_ALLOWED_SCOPES: dict[str, frozenset[Scope]] = {role: _scopes_of(role) for role in ALL_ROLES}
+
+
+def _allowed_scopes(role: str) -> frozenset[Scope]:
+    return _ALLOWED_SCOPES.get(role, frozenset())
 
 
 def _check_scope(role: str, scope: Scope) -> None:
