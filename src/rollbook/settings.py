@@ -121,6 +121,40 @@ MAX_BODY_BYTES = _env_int("ROLLBOOK_MAX_BODY_BYTES", 10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
+# ---------------------------------------------------------------- SIS feeds (IMS Enterprise)
+# Every default an operator may want to change; see src/rollbook/sis_import/README.md.
+SIS = {
+    "ORG": os.environ.get("ROLLBOOK_SIS_ORG", "SIS"),
+    # email_local | email | logon_id | sctid | email_id
+    "USERNAME_SOURCE": os.environ.get("ROLLBOOK_SIS_USERNAME_SOURCE", "email_local"),
+    "USERNAME_FALLBACK_SOURCEDID": _env_bool("ROLLBOOK_SIS_USERNAME_FALLBACK_SOURCEDID", True),
+    "MATCH_BY_USERNAME": _env_bool("ROLLBOOK_SIS_MATCH_BY_USERNAME", True),
+    "LOCAL_PASSWORDS": _env_bool("ROLLBOOK_SIS_LOCAL_PASSWORDS", False),
+    # nothing | deactivate | unenroll
+    "PERSON_DELETE": os.environ.get("ROLLBOOK_SIS_PERSON_DELETE", "deactivate"),
+    "COURSE_KEY_TEMPLATE": os.environ.get(
+        "ROLLBOOK_SIS_COURSE_KEY_TEMPLATE", "course-v1:{org}+{crn}+{term}"
+    ),
+    "COURSE_TITLE_TEMPLATE": os.environ.get("ROLLBOOK_SIS_COURSE_TITLE_TEMPLATE", "{full}"),
+    "MODES": [
+        mode.strip()
+        for mode in os.environ.get("ROLLBOOK_SIS_MODES", "audit,verified,honor").split(",")
+        if mode.strip()
+    ],
+    "DEFAULT_MODE": os.environ.get("ROLLBOOK_SIS_DEFAULT_MODE", "audit"),
+    "FORCE_NAMES": _env_bool("ROLLBOOK_SIS_FORCE_NAMES", False),
+    # Comma-separated term ids or fnmatch patterns (201740, 2017*); empty allows every term.
+    "TERM_ALLOW": os.environ.get("ROLLBOOK_SIS_TERM_ALLOW", ""),
+    "TERM_DENY": os.environ.get("ROLLBOOK_SIS_TERM_DENY", ""),
+    # roletype:outcome pairs; outcomes: learner or a course role name; missing means unmapped.
+    "ROLE_MAP": os.environ.get(
+        "ROLLBOOK_SIS_ROLE_MAP",
+        "01:learner,04:learner,02:instructor,03:staff,05:staff,07:staff,08:limited_staff",
+    ),
+    "DROP_THRESHOLD": float(os.environ.get("ROLLBOOK_SIS_DROP_THRESHOLD", "0.10")),
+    "MAX_FILE_BYTES": _env_int("ROLLBOOK_SIS_MAX_FILE_BYTES", 2 * 1024 * 1024 * 1024),
+}
+
 # ---------------------------------------------------------------- Django
 INSTALLED_APPS = [
     "django.contrib.admin",

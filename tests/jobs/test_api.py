@@ -200,3 +200,46 @@ def test_list_jobs_newest_first_with_filters(runs: Runs) -> None:
         second.uuid
     ]
     assert [j.uuid for j in jobs.list_jobs(page=PageRequest(), kind=COUNTING).items] == [first.uuid]
+
+
+HOLDING = "test.holding"
+
+
+def _holding_handler(seen: list[dict[str, object]]) -> jobs.JobHandler:
+    """Holds on its first run; on the run after approval, finishes with what it held."""
+
+    def handler(context: jobs.JobContext) -> dict[str, object]:
+        seen.append(dict(context.held_result))
+        if not context.held_result:
+            context.count("first_run")
+            raise jobs.HoldJob("3 drops over the threshold", {"drops": ["a", "b", "c"]})
+        context.count("second_run")
+        return {"dropped": context.held_result["drops"]}
+
+    return handler
+
+
+def test_a_handler_may_hold_its_job_until_approval(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[dict[str, object]] = []
+    monkeypatch.setitem(jobs._HANDLERS, HOLDING, _holding_handler(seen))
+    job = jobs.start_job(HOLDING, {}, actor=ACTOR, dispatch=False)
+    held = jobs.run_job(job.uuid)
+    assert held.state == "held"
+    assert held.message == "3 drops over the threshold"
+    assert held.result == {"drops": ["a", "b", "c"]}
+    assert held.finished_at is None
+    jobs.approve_job(job.uuid, actor=ACTOR)
+    done = jobs.run_job(job.uuid)
+    assert done.state == "succeeded"
+    assert done.result == {"dropped": ["a", "b", "c"]}
+    assert done.counts == {"first_run": 1, "second_run": 1}
+    assert seen == [{}, {"drops": ["a", "b", "c"]}]
+
+
+def test_a_job_started_without_dispatch_waits_for_its_caller(runs: Runs) -> None:
+    job = jobs.start_job(COUNTING, {"echo": 1}, actor=ACTOR, dispatch=False)
+    assert jobs.get_job(job.uuid).state == "queued"
+    observed: list[tuple[str, dict[str, object]]] = []
+    done = jobs.run_job(job.uuid, observer=lambda event, data: observed.append((event, data)))
+    assert done.state == "succeeded"
+    assert runs.params == [{"echo": 1}]

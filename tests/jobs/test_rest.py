@@ -102,3 +102,18 @@ def test_list_jobs(runs: Runs, staff_api: Any) -> None:
     ]
     by_kind = staff_api.get(query("jobs", kind=COUNTING)).json()
     assert [j["job_id"] for j in assert_page(by_kind, count=1)] == [str(first.uuid)]
+
+
+def test_a_job_shows_its_first_25_errors_and_counts_them_all(staff_api: Any, runs: Any) -> None:
+    from rollbook.jobs import api as jobs_api
+    from tests.factories import ACTOR
+    from tests.jobs.helpers import COUNTING
+
+    job = jobs_api.start_job(
+        COUNTING, {"refuse": [f"r{i}" for i in range(40)]}, actor=ACTOR, dispatch=False
+    )
+    jobs_api.run_job(job.uuid)
+    body = staff_api.get(f"jobs/{job.uuid}").json()
+    assert len(body["errors"]) == 25
+    assert body["errors"][0]["record"] == "r0"
+    assert body["counts"]["errors"] == 40

@@ -36,6 +36,7 @@ from rollbook.lib.errors import Conflict, Invalid, NotFound
 from rollbook.lib.pagination import Page, PageRequest, paginate
 
 __all__ = [
+    "HoldJob",
     "JobContext",
     "JobData",
     "JobState",
@@ -56,16 +57,36 @@ log = logging.getLogger(__name__)
 _PROGRESS_STEP = 5
 
 
+class HoldJob(Exception):
+    """Raised by a handler to end its job `held`: it waits for an operator's approval.
+
+    `result` is kept on the job (what waits for approval). Approving queues the job again and
+    the handler runs once more; it finds what it left and goes on from there.
+    """
+
+    def __init__(self, message: str, result: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.result = result or {}
+
+
+Observer = Callable[[str, dict[str, Any]], None]
+
+
 class JobContext:
     """What a handler gets: its params and actor, and ways to report progress and refusals."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, observer: Observer | None = None) -> None:
+        self.observer = observer
+        self.attempt = job.attempts
         self.job_uuid = job.uuid
         self.kind = job.kind
         self.params: dict[str, Any] = dict(job.params)
         self.actor = Actor(job.actor_id, job.actor_username, f"job:{job.uuid}")
-        self.counts: dict[str, int] = {}
-        self.errors: list[dict[str, Any]] = []
+        # A job run again after approval goes on from what its first run counted.
+        self.counts: dict[str, int] = dict(job.counts)
+        self.errors: list[dict[str, Any]] = list(job.errors)
+        self.held_result: dict[str, Any] = dict(job.result) if job.attempts > 1 else {}
         self._progress = 0
 
     def count(self, name: str, n: int = 1) -> None:
@@ -76,6 +97,11 @@ class JobContext:
         self.count("errors")
         if len(self.errors) < MAX_STORED_ERRORS:
             self.errors.append({"record": record, "code": code, "message": message})
+
+    def notify(self, event: str, **data: Any) -> None:
+        """Tell whoever runs the job in the foreground (a CLI progress bar) how it goes."""
+        if self.observer is not None:
+            self.observer(event, data)
 
     def progress(self, done: int, total: int) -> None:
         percent = 100 if total <= 0 else min(100, int(done * 100 / total))
@@ -127,9 +153,17 @@ def _get(job_id: uuid_module.UUID | str, *, lock: bool = False) -> Job:
 
 
 def start_job(
-    kind: str, params: dict[str, Any], *, actor: Actor, hold: str | None = None
+    kind: str,
+    params: dict[str, Any],
+    *,
+    actor: Actor,
+    hold: str | None = None,
+    dispatch: bool = True,
 ) -> JobData:
-    """Queue a job (or hold it for approval, with `hold` saying why) and dispatch it on commit."""
+    """Queue a job (or hold it for approval, with `hold` saying why) and dispatch it on commit.
+
+    `dispatch=False` leaves it queued for the caller to `run_job` in the foreground (the CLI).
+    """
     if kind not in _HANDLERS:
         raise Invalid(
             JobErrorCode.UNKNOWN_JOB_KIND, MSG_UNKNOWN_JOB_KIND.format(kind=kind), fields={}
@@ -151,7 +185,7 @@ def start_job(
             actor=actor,
             after={"kind": kind, "state": job.state},
         )
-        if not hold:
+        if not hold and dispatch:
             _dispatch_on_commit(job.uuid)
     return _data(job)
 
@@ -215,8 +249,11 @@ def cancel_job(job_id: uuid_module.UUID | str, *, actor: Actor) -> JobData:
     )
 
 
-def run_job(job_id: uuid_module.UUID | str) -> JobData:
-    """Run a queued job to its end. Claims the row first; a job already claimed is left alone."""
+def run_job(job_id: uuid_module.UUID | str, *, observer: Observer | None = None) -> JobData:
+    """Run a queued job to its end. Claims the row first; a job already claimed is left alone.
+
+    `observer` receives the handler's notifications (for a foreground run with a progress bar).
+    """
     job = _get(job_id)
     claimed = Job.objects.filter(id=job.id, state=JobState.QUEUED).update(
         state=JobState.RUNNING, started_at=clock.now(), attempts=F("attempts") + 1
@@ -224,12 +261,16 @@ def run_job(job_id: uuid_module.UUID | str) -> JobData:
     if not claimed:
         return _data(job)
     job.refresh_from_db()
-    context = JobContext(job)
+    context = JobContext(job, observer)
     handler = _HANDLERS.get(job.kind)
     try:
         if handler is None:
             raise LookupError(MSG_UNKNOWN_JOB_KIND.format(kind=job.kind))
         result = handler(context) or {}
+    except HoldJob as hold:
+        job.state = JobState.HELD
+        job.message = hold.message
+        job.result = hold.result
     except Exception as exc:
         log.exception("job %s (%s) failed", job.uuid, job.kind)
         job.state = JobState.FAILED
@@ -241,7 +282,7 @@ def run_job(job_id: uuid_module.UUID | str) -> JobData:
         job.result = result
     job.counts = context.counts
     job.errors = context.errors
-    job.finished_at = clock.now()
+    job.finished_at = None if job.state == JobState.HELD else clock.now()
     job.save(
         update_fields=["state", "message", "result", "counts", "errors", "progress", "finished_at"]
     )

@@ -6,6 +6,8 @@ from typing import Any
 
 from ninja import Schema
 
+ERRORS_SHOWN = 25
+
 
 class JobOut(Schema):
     job_id: uuid.UUID
@@ -21,6 +23,11 @@ class JobOut(Schema):
     created: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_errors(obj: Any) -> list[dict[str, Any]]:
+        # The first 25; the counts say how many there were, and a job may link a full CSV.
+        return list(obj.errors[:ERRORS_SHOWN])
 
     @staticmethod
     def resolve_job_id(obj: Any) -> uuid.UUID:

@@ -39,12 +39,15 @@ __all__ = [
     "ensure_user",
     "get_user",
     "get_user_ref",
+    "get_user_ref_by_id",
     "list_tokens",
     "put_user",
     "record_admin_change",
     "revoke_token",
     "search_users",
+    "set_password",
     "user_refs",
+    "user_refs_matching",
     "validate_username",
 ]
 
@@ -134,6 +137,28 @@ def get_user_ref(username: str, *, lock: bool = False) -> UserRef:
     return UserRef(*row)
 
 
+def get_user_ref_by_id(user_id: int) -> UserRef:
+    row = (
+        User.objects.filter(id=user_id)
+        .values_list("id", "username", "is_active", "is_staff", "is_superuser")
+        .first()
+    )
+    if row is None:
+        raise _not_found(f"#{user_id}")
+    return UserRef(*row)
+
+
+def set_password(username: str, password: str, *, actor: Actor) -> None:
+    """Set a local password (stored hashed by Django's password hasher, never logged)."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(username__lower=username.lower())
+        if user.check_password(password):
+            return
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit.record("user.password_set", f"user:{user.username}", actor=actor)
+
+
 def user_refs(usernames: Iterable[str]) -> dict[str, UserRef]:
     """Users by lower-cased username, in one query per 500 names; missing names are absent."""
     wanted = sorted({name.lower() for name in usernames})
@@ -146,6 +171,22 @@ def user_refs(usernames: Iterable[str]) -> dict[str, UserRef]:
             ref = UserRef(*row)
             found[ref.username.lower()] = ref
     return found
+
+
+def user_refs_matching(*, idnumber: str = "", email: str = "") -> list[UserRef]:
+    """Users whose ID number (SCTID) equals `idnumber`, or whose email equals `email`
+    (compared case-insensitively), in id order. Empty criteria match nobody."""
+    condition = Q(pk__in=[])
+    if idnumber:
+        condition |= Q(profile__idnumber=idnumber)
+    if email:
+        condition |= Q(email__iexact=email)
+    rows = (
+        User.objects.filter(condition)
+        .order_by("id")
+        .values_list("id", "username", "is_active", "is_staff", "is_superuser")
+    )
+    return [UserRef(*row) for row in rows]
 
 
 def search_users(search: str | None, *, page: PageRequest) -> Page[UserData]:
