@@ -28,6 +28,7 @@ from rollbook.lib.errors import (
 from rollbook.lib.middleware import body_limit_for, too_large_response
 from rollbook.people.rest import router as people_router
 from rollbook.roles.rest import router as roles_router
+from rollbook.sis_import.rest import router as sis_router
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ for router in (
     enrollments_router,
     jobs_router,
     audit_router,
+    sis_router,
 ):
     api.add_router("", router)
 

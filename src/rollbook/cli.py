@@ -154,6 +154,142 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sis_import(args: argparse.Namespace) -> int:
+    """Import an IMS Enterprise file in the foreground, with a progress bar and a summary.
+
+    Exit 0 when done (record warnings included), 1 when the file is unusable, 2 when held.
+    """
+    from pathlib import Path
+
+    _setup_django()
+    _migrate(verbosity=0)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+    from rich.table import Table
+
+    from rollbook.audit.data import Actor
+    from rollbook.jobs import api as jobs
+    from rollbook.lib.errors import RollbookError
+    from rollbook.sis_import import api as sis
+
+    path = Path(args.file)
+    if not path.is_file():
+        err.print(f"[red]error[/]: {path}: no such file")
+        return 1
+    options = sis.ImportOptions(
+        dry_run=args.dry_run,
+        comprehensive=args.comprehensive,
+        force=args.force,
+        commit_preview=args.commit_preview,
+    )
+    try:
+        with path.open("rb") as stream:
+            started = sis.start_import(
+                stream,
+                filename=path.name,
+                actor=Actor.system("cli"),
+                options=options,
+                foreground=True,
+            )
+    except RollbookError as exc:
+        err.print(f"[red]error[/] ({exc.code}): {path}: {exc.message}")
+        return 1
+    if started.job is None:
+        err.print(
+            f"{path}: already imported as job {started.already_imported_as}; "
+            "--force runs it anyway (and then nothing changes)."
+        )
+        return 0
+    size = path.stat().st_size
+    records = {"count": 0}
+    with Progress(
+        TextColumn("[bold]{task.description:<9}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[records]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("validate", total=size, records="")
+
+        def observe(event: str, data: dict[str, Any]) -> None:
+            if event in ("validate", "stage"):
+                progress.update(task, description=event, completed=data["bytes"])
+            elif event == "records":
+                records["count"] = data["count"]
+                elapsed = progress.tasks[task].elapsed or 1
+                rate = records["count"] / elapsed
+                progress.update(task, records=f"{records['count']:,} records ({rate:,.0f}/s)")
+            elif event == "apply":
+                progress.update(
+                    task, description="apply", records=f"{data['kind']}s: {data['count']:,}"
+                )
+
+        job = jobs.run_job(started.job.uuid, observer=observe)
+    table = Table("what", "count", title=f"{path.name}: job {job.uuid} {job.state}")
+    for name, count in sorted(job.counts.items()):
+        table.add_row(name, f"{count:,}")
+    err.print(table)
+    for error in job.errors[:25]:
+        err.print(f"[yellow]{error['code']}[/] {error['record']}: {error['message']}")
+    for label, report in (
+        ("errors", sis.errors_csv_path(job.uuid)),
+        ("preview (destructive changes)", sis.preview_csv_path(job.uuid)),
+    ):
+        if report.exists():
+            err.print(f"{label}: {report}")
+    if job.state == "failed":
+        err.print(f"[red]error[/]: {path}: {job.message}")
+        return 1
+    if job.state == "held":
+        err.print(f"[yellow]held[/]: {job.message}")
+        err.print(
+            f"approve: rollbook sis approve {job.uuid}   discard: rollbook sis discard {job.uuid}"
+        )
+        return 2
+    return 0
+
+
+def cmd_sis_decide(args: argparse.Namespace) -> int:
+    _setup_django()
+    from rollbook.audit.data import Actor
+    from rollbook.jobs import api as jobs
+    from rollbook.lib.errors import RollbookError
+    from rollbook.sis_import import api as sis
+
+    actor = Actor.system("cli")
+    try:
+        if args.sis_command == "approve":
+            sis.approve_import(args.job, actor=actor)
+            job = jobs.run_job(args.job)
+        else:
+            job = sis.discard_import(args.job, actor=actor)
+    except RollbookError as exc:
+        err.print(f"[red]error[/] ({exc.code}): {exc.message}")
+        return 1
+    err.print(f"job {job.uuid}: {job.state}")
+    return 0 if job.state in ("succeeded", "cancelled") else 1
+
+
+def cmd_sis_reapply(args: argparse.Namespace) -> int:
+    _setup_django()
+    from rollbook.audit.data import Actor
+    from rollbook.sis_import import api as sis
+
+    summary = sis.reapply(actor=Actor.system("cli"))
+    for kind, counts in summary.items():
+        err.print(f"{kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace, rest: Sequence[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rollbook.settings")
     from django.core.management import execute_from_command_line
@@ -200,6 +336,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="load a small, realistic demo data set")
     p.set_defaults(func=cmd_demo)
+
+    sis = sub.add_parser("sis", help="SIS feeds (IMS Enterprise 1.1 from Banner)").add_subparsers(
+        dest="sis_command", required=True, metavar="ACTION"
+    )
+    p = sis.add_parser("import", help="import an IMS Enterprise file")
+    p.add_argument("file")
+    p.add_argument("--dry-run", action="store_true", help="compute everything, write nothing")
+    p.add_argument(
+        "--comprehensive",
+        action="store_true",
+        help="drop SIS enrollments of the file's terms that the file no longer lists",
+    )
+    p.add_argument("--force", action="store_true", help="run a file already imported")
+    p.add_argument("--commit-preview", metavar="JOB", help="apply exactly a dry run's preview")
+    p.set_defaults(func=cmd_sis_import)
+    for action, text in (("approve", "apply the drops a job held"), ("discard", "discard them")):
+        p = sis.add_parser(action, help=text)
+        p.add_argument("job")
+        p.set_defaults(func=cmd_sis_decide)
+    p = sis.add_parser("reapply", help="apply what waits (after a term filter change)")
+    p.set_defaults(func=cmd_sis_reapply)
 
     sub.add_parser("manage", help="Django management commands (rollbook manage help)")
     return parser

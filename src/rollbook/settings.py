@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -123,7 +124,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # ---------------------------------------------------------------- SIS feeds (IMS Enterprise)
 # Every default an operator may want to change; see src/rollbook/sis_import/README.md.
-SIS = {
+SIS: dict[str, Any] = {
     "ORG": os.environ.get("ROLLBOOK_SIS_ORG", "SIS"),
     # email_local | email | logon_id | sctid | email_id
     "USERNAME_SOURCE": os.environ.get("ROLLBOOK_SIS_USERNAME_SOURCE", "email_local"),
@@ -170,6 +171,7 @@ INSTALLED_APPS = [
     "rollbook.catalog",
     "rollbook.roles",
     "rollbook.enrollments",
+    "rollbook.sis_import",
 ]
 
 MIDDLEWARE = [

@@ -127,6 +127,8 @@ def list_operations() -> list[Operation]:
     for operation in operations():
         if operation.method != "get" or "200" not in responses(operation):
             continue
+        if "application/json" not in responses(operation)["200"].get("content", {}):
+            continue  # a file (CSV), not a page
         properties = response_schema(operation).get("properties", {})
         if set(properties) >= PAGE_KEYS:
             pages.append(operation)

@@ -38,7 +38,14 @@ EXPECTED_ROUTES = {
     ("get", "/version"),
 }
 # Actions on a resource named by the path: no body to send.
-BODYLESS_WRITES = {("post", "/jobs/{job_id}/approve"), ("post", "/jobs/{job_id}/cancel")}
+BODYLESS_WRITES = {
+    ("post", "/jobs/{job_id}/approve"),
+    ("post", "/jobs/{job_id}/cancel"),
+    ("post", "/sis/imports/{job_id}/approve"),
+    ("post", "/sis/imports/{job_id}/discard"),
+}
+# Uploads: a multipart body with a file field.
+MULTIPART_WRITES = {("post", "/sis/imports"): "file"}
 
 
 @pytest.fixture
@@ -72,6 +79,10 @@ def test_every_operation_has_a_response_schema(operation: Any) -> None:
     success = [status for status in responses(operation) if status.startswith("2")]
     assert success, operation.id
     for status in success:
+        content = responses(operation)[status]["content"]
+        if "text/csv" in content:  # a file download
+            assert content["text/csv"]["schema"]["format"] == "binary"
+            continue
         schema = response_schema(operation, status)
         assert schema.get("properties"), (operation.id, status)
 
@@ -88,6 +99,10 @@ def test_every_write_has_a_request_schema(operation: Any) -> None:
         return
     body = operation.spec["requestBody"]
     assert body["required"] is True
+    if route in MULTIPART_WRITES:
+        form = resolve(body["content"]["multipart/form-data"]["schema"])
+        assert MULTIPART_WRITES[route] in form["properties"]
+        return
     schema = resolve(body["content"]["application/json"]["schema"])
     assert schema["type"] == "object"
     assert schema["properties"]

@@ -1,0 +1,472 @@
+"""SIS import (IMS Enterprise 1.1 from Banner): the pipeline from a file to the domain.
+
+intake (hash, same-file check, a copy under the data dir) -> validate (a parse-only pass: a
+malformed or hostile file applies nothing) -> stage by natural key -> apply dirty rows ->
+comprehensive drops (held over the threshold) -> report (counts, error CSV, preview CSV).
+The live LMB endpoint (part 2) feeds the same staging and apply.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import uuid as uuid_module
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.db import transaction
+
+from rollbook.audit.data import Actor
+from rollbook.jobs import api as jobs
+from rollbook.jobs.data import JobData
+from rollbook.lib import clock
+from rollbook.lib.errors import Conflict, Invalid, NotFound
+from rollbook.sis_import import parser
+from rollbook.sis_import.apply import Applier, ApplyResult
+from rollbook.sis_import.config import LEARNER, SisConfig
+from rollbook.sis_import.data import PersonRecord
+from rollbook.sis_import.errors import FeedError, SisErrorCode
+from rollbook.sis_import.models import Feed, RowState, StagedGroup, StagedMembership
+from rollbook.sis_import.staging import Stager, StageResult
+
+__all__ = [
+    "IMPORT_JOB_KIND",
+    "FeedError",
+    "ImportOptions",
+    "StartResult",
+    "approve_import",
+    "discard_import",
+    "errors_csv_path",
+    "preview_csv_path",
+    "reapply",
+    "start_import",
+]
+
+IMPORT_JOB_KIND = "sis.import"
+MSG_NOT_AN_IMPORT = "Job {job_id} is not an SIS import."
+MSG_PREVIEW_NOT_DRY = "Job {job_id} is not a dry run: only a dry run's preview can be committed."
+MSG_PREVIEW_STALE = (
+    "The preview of job {job_id} is stale: applying it now would differ in {count} change(s), "
+    "first {first}. Run a new dry run."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    dry_run: bool = False
+    comprehensive: bool = False
+    force: bool = False
+    commit_preview: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    job: JobData | None
+    already_imported_as: str | None = None
+
+
+def _dir(kind: str) -> Path:
+    path = Path(settings.DATA_DIR) / "sis" / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def errors_csv_path(job_uuid: uuid_module.UUID | str) -> Path:
+    return _dir("reports") / f"{job_uuid}.errors.csv"
+
+
+def preview_csv_path(job_uuid: uuid_module.UUID | str) -> Path:
+    return _dir("reports") / f"{job_uuid}.preview.csv"
+
+
+def _changes_path(job_uuid: uuid_module.UUID | str) -> Path:
+    return _dir("reports") / f"{job_uuid}.changes.jsonl"
+
+
+def _copy_and_hash(stream: BinaryIO, target: Path, max_bytes: int) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with target.open("wb") as out:
+        while chunk := stream.read(1024 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                out.close()
+                target.unlink(missing_ok=True)
+                raise Invalid(
+                    SisErrorCode.TOO_LARGE,
+                    f"The file is over the limit of {max_bytes} bytes.",
+                    fields={"limit": max_bytes},
+                )
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest(), size
+
+
+def start_import(
+    stream: BinaryIO | Any,
+    *,
+    filename: str,
+    actor: Actor,
+    options: ImportOptions = ImportOptions(),
+    foreground: bool = False,
+) -> StartResult:
+    """Take a file in: keep a copy, recognise a file already imported, and start the job.
+
+    `foreground=True` leaves the job for the caller to run (`jobs.api.run_job`, the CLI);
+    otherwise it is dispatched to the worker (or the embedded runner).
+    """
+    config = SisConfig.load()
+    if options.commit_preview:
+        _check_preview(options.commit_preview)
+    job_uuid = uuid_module.uuid4()
+    stored = _dir("imports") / f"{job_uuid}.xml"
+    sha256, size = _copy_and_hash(stream, stored, config.max_file_bytes)
+    if not (options.force or options.dry_run or options.commit_preview):
+        previous = (
+            Feed.objects.filter(sha256=sha256, completed=True, dry_run=False)
+            .order_by("-created")
+            .first()
+        )
+        if previous is not None:
+            stored.unlink(missing_ok=True)
+            return StartResult(job=None, already_imported_as=str(previous.job_uuid))
+    params = {
+        "path": str(stored),
+        "filename": filename,
+        "sha256": sha256,
+        "size": size,
+        "dry_run": options.dry_run,
+        "comprehensive": options.comprehensive,
+        "force": options.force,
+        "commit_preview": options.commit_preview,
+    }
+    with transaction.atomic():
+        job = jobs.start_job(IMPORT_JOB_KIND, params, actor=actor, dispatch=not foreground)
+        Feed.objects.create(
+            job_uuid=job.uuid,
+            sha256=sha256,
+            filename=filename,
+            size=size,
+            stored_path=str(stored),
+            dry_run=options.dry_run,
+            comprehensive=options.comprehensive,
+            forced=options.force,
+            created=clock.now(),
+        )
+    return StartResult(job=job)
+
+
+def _check_preview(job_id: str) -> Feed:
+    key = _uuid(job_id)
+    feed = Feed.objects.filter(job_uuid=key).first() if key else None
+    if feed is None:
+        raise NotFound(SisErrorCode.NOT_AN_IMPORT, MSG_NOT_AN_IMPORT.format(job_id=job_id))
+    if not feed.dry_run or not feed.completed:
+        raise Conflict(SisErrorCode.NOT_A_PREVIEW, MSG_PREVIEW_NOT_DRY.format(job_id=job_id))
+    return feed
+
+
+def _uuid(job_id: str) -> uuid_module.UUID | None:
+    try:
+        return uuid_module.UUID(str(job_id))
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- the job
+
+
+class _Rollback(Exception):
+    """Leaves a dry run's transaction without writing anything."""
+
+
+def _validate(path: Path, config: SisConfig, notify: Callable[..., None]) -> int:
+    """The parse-only pass: a malformed, hostile or badly encoded file fails here, before
+    anything is written. Returns the number of records."""
+    records = 0
+    with path.open("rb") as stream:
+        for _record in parser.iter_records(
+            stream,
+            max_bytes=config.max_file_bytes,
+            progress=lambda n: notify("validate", bytes=n),
+        ):
+            records += 1
+    return records
+
+
+def _stage_and_apply(
+    path: Path,
+    context: jobs.JobContext,
+    config: SisConfig,
+    *,
+    comprehensive: bool,
+) -> tuple[StageResult, ApplyResult, dict[str, Any]]:
+    passwords: dict[str, str] = {}
+    stager = Stager(changed_by=f"import:{context.job_uuid}", now=clock.now())
+    with path.open("rb") as stream:
+        records = parser.iter_records(
+            stream,
+            max_bytes=config.max_file_bytes,
+            progress=lambda n: context.notify("stage", bytes=n),
+        )
+        for seen, record in enumerate(records, start=1):
+            if config.local_passwords and isinstance(record, PersonRecord) and record.passwords:
+                passwords[record.sourcedid] = next(iter(record.passwords.values()))
+            stager.add(record)
+            if seen % 5000 == 0:
+                context.notify("records", count=seen)
+        stager.flush()
+    staged = stager.result
+    applier = Applier(config=config, actor=context.actor, passwords=passwords)
+    applier.apply_all(progress=lambda kind, n: context.notify("apply", kind=kind, count=n))
+    held: dict[str, Any] = {}
+    if comprehensive:
+        held = _comprehensive(staged, applier, config, context)
+    return staged, applier.result, held
+
+
+def _key(row: StagedMembership) -> tuple[str, str, str]:
+    return (row.group_sourcedid, row.person_sourcedid, row.roletype)
+
+
+def _comprehensive(
+    staged: StageResult, applier: Applier, config: SisConfig, context: jobs.JobContext
+) -> dict[str, Any]:
+    """For each term of the feed, drop the SIS memberships the feed no longer lists, unless
+    more than the threshold of the term's SIS enrollments would go: then that term waits."""
+    held: dict[str, Any] = {}
+    for term in sorted(staged.terms):
+        sections = StagedGroup.objects.filter(term=term, grouptype="CourseSection").values_list(
+            "sourcedid", flat=True
+        )
+        unreadable = staged.groups_with_errors
+        active = StagedMembership.objects.filter(
+            group_sourcedid__in=[s for s in sections if s not in unreadable],
+            status=1,
+            state=RowState.APPLIED,
+        ).exclude(recstatus=3)
+        learners = 0
+        missing: list[StagedMembership] = []
+        for row in active.iterator(chunk_size=2000):
+            is_learner = config.role_map.get(row.roletype) == LEARNER
+            learners += is_learner
+            if _key(row) not in staged.seen_memberships:
+                missing.append(row)
+        learner_drops = sum(config.role_map.get(r.roletype) == LEARNER for r in missing)
+        if not missing:
+            continue
+        if learners and learner_drops / learners > config.drop_threshold:
+            held[term] = {
+                "drops": [list(_key(row)) for row in missing],
+                "learner_drops": learner_drops,
+                "learners": learners,
+            }
+            continue
+        _drop(missing, applier)
+    return held
+
+
+def _drop(rows: list[StagedMembership], applier: Applier) -> None:
+    """Mark memberships ended and apply that: enrollments and grants lose this SIS source."""
+    for row in rows:
+        row.status = 0
+        row.digest = ""  # the same membership listed again later is a change again
+        row.state = RowState.NEW
+        row.data = {**row.data, "dropped": "absent from a comprehensive feed"}
+        row.save(update_fields=["status", "digest", "state", "data"])
+    applier.apply_memberships()
+
+
+def _change_lines(result: ApplyResult) -> list[str]:
+    return sorted(json.dumps(change.as_row()) for change in result.changes)
+
+
+def _write_reports(
+    job_uuid: uuid_module.UUID,
+    staged: StageResult,
+    applied: ApplyResult,
+    *,
+    filename: str,
+    preview: bool,
+) -> None:
+    with errors_csv_path(job_uuid).open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "line", "record_id", "code", "message"])
+        for error in staged.errors:
+            writer.writerow([filename, error.line, error.record_id, error.code, error.message])
+        for record_id, code, message in applied.errors:
+            writer.writerow([filename, "", record_id, code, message])
+    if preview:
+        with preview_csv_path(job_uuid).open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["kind", "action", "subject", "detail"])
+            for change in applied.changes:
+                if change.destructive:
+                    writer.writerow(change.as_row())
+        _changes_path(job_uuid).write_text("\n".join(_change_lines(applied)))
+
+
+def _summary(staged: StageResult, applied: ApplyResult) -> dict[str, Any]:
+    return {
+        "staged": {kind: counts.as_dict() for kind, counts in staged.counts.items()},
+        "applied": applied.summary(),
+        "record_errors": len(staged.errors),
+        "apply_errors": len(applied.errors),
+        "destructive": sum(change.destructive for change in applied.changes),
+        "changes": len(applied.changes),
+    }
+
+
+def _count(context: jobs.JobContext, staged: StageResult, applied: ApplyResult) -> None:
+    for kind, counts in staged.counts.items():
+        for outcome, n in counts.as_dict().items():
+            if n:
+                context.count(f"staged.{kind}.{outcome}", n)
+    for kind, counter in applied.counts.items():
+        for outcome, n in counter.items():
+            context.count(f"{kind}.{outcome}", n)
+    for error in staged.errors[:25]:
+        context.error(f"line {error.line}: {error.record_id}", error.code, error.message)
+    for record_id, code, message in applied.errors[: max(0, 25 - len(staged.errors))]:
+        context.error(record_id, code, message)
+    extra = len(staged.errors) + len(applied.errors) - len(context.errors)
+    if extra > 0:
+        context.count("errors", extra)
+
+
+def run_import(context: jobs.JobContext) -> dict[str, Any]:
+    params = context.params
+    feed = Feed.objects.get(job_uuid=context.job_uuid)
+    config = SisConfig.load()
+    if context.held_result.get("held"):
+        return _apply_held(context, feed, config)
+    path = Path(params["path"])
+    try:
+        records = _validate(path, config, context.notify)
+    except FeedError as exc:
+        raise ImportFailed(exc) from exc
+    context.count("records", records)
+    if params.get("dry_run") or params.get("commit_preview"):
+        outcome: dict[str, Any] = {}
+        try:
+            with transaction.atomic():
+                staged, applied, held = _stage_and_apply(
+                    path, context, config, comprehensive=bool(params.get("comprehensive"))
+                )
+                outcome = {"staged": staged, "applied": applied, "held": held}
+                if params.get("commit_preview"):
+                    _compare_with_preview(params["commit_preview"], applied)
+                if params.get("dry_run"):
+                    raise _Rollback
+        except _Rollback:
+            pass
+        staged, applied, held = outcome["staged"], outcome["applied"], outcome["held"]
+    else:
+        staged, applied, held = _stage_and_apply(
+            path, context, config, comprehensive=bool(params.get("comprehensive"))
+        )
+    _write_reports(
+        context.job_uuid, staged, applied, filename=feed.filename, preview=bool(params["dry_run"])
+    )
+    _count(context, staged, applied)
+    summary = _summary(staged, applied)
+    feed.summary = {**summary, "held_terms": sorted(held)}
+    feed.completed = True
+    feed.save(update_fields=["summary", "completed"])
+    result = {
+        "summary": summary,
+        "errors_csv": f"/api/v1/sis/imports/{context.job_uuid}/errors.csv",
+    }
+    if params.get("dry_run"):
+        result["preview_csv"] = f"/api/v1/sis/imports/{context.job_uuid}/preview.csv"
+    if held:
+        terms = ", ".join(
+            f"{term} ({info['learner_drops']} of {info['learners']} enrollments)"
+            for term, info in sorted(held.items())
+        )
+        raise jobs.HoldJob(
+            f"Comprehensive drops over the {config.drop_threshold:.0%} threshold wait for "
+            f"approval in term(s) {terms}.",
+            {**result, "held": held},
+        )
+    return result
+
+
+def _apply_held(context: jobs.JobContext, feed: Feed, config: SisConfig) -> dict[str, Any]:
+    """After approval: drop what the comprehensive run held back."""
+    held = context.held_result["held"]
+    applier = Applier(config=config, actor=context.actor)
+    keys = {tuple(key) for info in held.values() for key in info["drops"]}
+    rows = [
+        row
+        for row in StagedMembership.objects.filter(
+            group_sourcedid__in={key[0] for key in keys}, status=1
+        )
+        if _key(row) in keys
+    ]
+    _drop(rows, applier)
+    context.count("membership.dropped_after_approval", len(rows))
+    feed.summary = {**feed.summary, "held_terms": [], "approved_drops": len(rows)}
+    feed.save(update_fields=["summary"])
+    return {k: v for k, v in context.held_result.items() if k != "held"}
+
+
+class ImportFailed(Exception):
+    """The file cannot be imported at all (the job fails; nothing was applied)."""
+
+    def __init__(self, error: FeedError) -> None:
+        where = f" at line {error.line}, column {error.column}" if error.line else ""
+        super().__init__(f"{error.code}{where}: {error.message}")
+        self.error = error
+
+
+def _compare_with_preview(preview_job: str, applied: ApplyResult) -> None:
+    expected = _changes_path(preview_job).read_text().splitlines()
+    actual = _change_lines(applied)
+    if expected == actual:
+        return
+    gone = sorted(set(expected) - set(actual))
+    new = sorted(set(actual) - set(expected))
+    differences = [f"no longer: {line}" for line in gone] + [f"now also: {line}" for line in new]
+    raise Conflict(
+        SisErrorCode.STALE_PREVIEW,
+        MSG_PREVIEW_STALE.format(
+            job_id=preview_job, count=len(differences), first="; ".join(differences[:5])
+        ),
+        fields={"differences": differences[:100]},
+    )
+
+
+# ---------------------------------------------------------------- operators
+
+
+def _held_import(job_id: str) -> JobData:
+    job = jobs.get_job(job_id)
+    if job.kind != IMPORT_JOB_KIND:
+        raise NotFound(SisErrorCode.NOT_AN_IMPORT, MSG_NOT_AN_IMPORT.format(job_id=job_id))
+    return job
+
+
+def approve_import(job_id: str, *, actor: Actor) -> JobData:
+    """Approve the drops a comprehensive import held back: the job runs them."""
+    _held_import(job_id)
+    return jobs.approve_job(job_id, actor=actor)
+
+
+def discard_import(job_id: str, *, actor: Actor) -> JobData:
+    """Discard the held drops: nothing is dropped, the job ends cancelled."""
+    _held_import(job_id)
+    return jobs.cancel_job(job_id, actor=actor)
+
+
+def reapply(*, actor: Actor) -> dict[str, Any]:
+    """Apply what waits (filtered terms after a filter change, pending, errors)."""
+    StagedGroup.objects.filter(state=RowState.FILTERED).update(state=RowState.NEW)
+    StagedMembership.objects.filter(state=RowState.FILTERED).update(state=RowState.NEW)
+    applier = Applier(config=SisConfig.load(), actor=actor)
+    applier.apply_all()
+    return applier.result.summary()

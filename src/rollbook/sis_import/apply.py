@@ -1,0 +1,477 @@
+"""Apply staged SIS records to the domain: persons to users, sections to courses, memberships
+to enrollments and roles. Works on dirty rows (new, changed, pending), persons and groups
+first, so that a membership that was waiting for either is applied in the same pass.
+
+Every change goes through the apps' APIs, so it is validated and audited with the import as
+its source, and enrollments and grants remember "sis:<section>/<roletype>" as their source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.db import transaction
+from django.db.models import Q
+
+from rollbook.audit.data import Actor
+from rollbook.catalog import api as catalog
+from rollbook.enrollments import api as enrollments
+from rollbook.lib import sources
+from rollbook.lib.errors import RollbookError
+from rollbook.lib.keys import CourseKey
+from rollbook.people import api as people
+from rollbook.people.data import UserRef
+from rollbook.roles import api as roles
+from rollbook.sis_import.config import LEARNER, SisConfig
+from rollbook.sis_import.models import RowState, StagedGroup, StagedMembership, StagedPerson
+
+DIRTY = (RowState.NEW, RowState.PENDING, RowState.ERROR)
+BATCH = 500
+
+# Outcome names, counted per kind in the summary.
+CREATED = "created"
+UPDATED = "updated"
+UNCHANGED = "unchanged"
+DROPPED = "dropped"
+COLLISIONS = "collisions"
+PENDING = "pending"
+ERRORS = "errors"
+SKIPPED = "skipped"
+FILTERED = "filtered"
+
+_SECTION_LONG = re.compile(r"^\s*(?P<dept>[A-Za-z0-9]+)[-\s](?P<num>[A-Za-z0-9]+)[-\s](?P<sec>\w+)")
+_KEY_UNSAFE = re.compile(r"[^\w\-~.:]")
+
+
+def membership_source(group: str, roletype: str) -> str:
+    return sources.sis(f"{group}/{roletype}")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change apply made (or, in a dry run, would make): for reports and previews."""
+
+    kind: str  # person, course, enrollment, role
+    action: str  # create, update, drop, hold, ...
+    subject: str
+    detail: str = ""
+
+    @property
+    def destructive(self) -> bool:
+        return self.action in {"drop", "deactivate", "revoke", "close"}
+
+    def as_row(self) -> list[str]:
+        return [self.kind, self.action, self.subject, self.detail]
+
+
+@dataclass
+class ApplyResult:
+    counts: dict[str, Counter[str]] = field(
+        default_factory=lambda: {k: Counter() for k in ("person", "group", "membership")}
+    )
+    changes: list[Change] = field(default_factory=list)
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (record, code, message)
+
+    def count(self, kind: str, outcome: str) -> None:
+        self.counts[kind][outcome] += 1
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        return {kind: dict(counter) for kind, counter in self.counts.items()}
+
+
+def _tokens(value: str) -> str:
+    return _KEY_UNSAFE.sub("_", value)
+
+
+def section_tokens(row: StagedGroup, org: str) -> dict[str, str]:
+    data = row.data
+    crn, _, term = row.sourcedid.partition(".")
+    match = _SECTION_LONG.match(data.get("long", "") or "")
+    return {
+        "org": org,
+        "crn": crn,
+        "term": term or row.term,
+        "dept": match["dept"] if match else "",
+        "num": match["num"] if match else "",
+        "section": match["sec"] if match else "",
+        "long": data.get("long", "") or "",
+        "short": data.get("short", "") or "",
+        "full": data.get("full", "") or "",
+        "sourcedid": row.sourcedid,
+    }
+
+
+def _render(template: str, tokens: dict[str, str], *, for_key: bool) -> str:
+    values = {name: _tokens(value) if for_key else value for name, value in tokens.items()}
+    return template.format_map(_Missing(values))
+
+
+class _Missing(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def username_for(data: dict[str, Any], sourcedid: str, config: SisConfig) -> str:
+    """The username a person gets, by the configured source, lower-cased; "" when none."""
+    userids: dict[str, str] = data.get("userids", {})
+    email = (data.get("email") or "").strip()
+    by_source = {
+        "email_local": email.split("@", 1)[0] if "@" in email else "",
+        "email": email,
+        "logon_id": userids.get("Logon ID", ""),
+        "sctid": userids.get("SCTID", ""),
+        "email_id": userids.get("Email ID", ""),
+    }
+    username = by_source[config.username_source].strip()
+    if not username and config.username_fallback_sourcedid:
+        username = sourcedid
+    return username.lower()
+
+
+def _full_name(data: dict[str, Any]) -> str:
+    if data.get("full_name"):
+        return str(data["full_name"])
+    parts = [data.get("given", ""), data.get("partname", ""), data.get("family", "")]
+    return " ".join(part for part in parts if part)
+
+
+_Row = TypeVar("_Row", StagedPerson, StagedGroup, StagedMembership)
+
+
+def _batches(rows: Any, size: int = BATCH) -> Iterable[list[Any]]:
+    """Dirty rows in id order, a batch at a time (rows applied leave the dirty set)."""
+    last = 0
+    while True:
+        batch = list(rows.filter(id__gt=last).order_by("id")[:size])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1].id
+
+
+class Applier:
+    def __init__(
+        self,
+        *,
+        config: SisConfig,
+        actor: Actor,
+        passwords: dict[str, str] | None = None,
+        result: ApplyResult | None = None,
+    ) -> None:
+        self.config = config
+        self.actor = actor
+        self.passwords = passwords or {}
+        self.result = result or ApplyResult()
+
+    # ------------------------------------------------------------ entry points
+
+    def apply_all(self, *, progress: Callable[[str, int], None] | None = None) -> ApplyResult:
+        for kind, step in (
+            ("person", self.apply_persons),
+            ("group", self.apply_groups),
+            ("membership", self.apply_memberships),
+        ):
+            done = step()
+            if progress:
+                progress(kind, done)
+        return self.result
+
+    def apply_persons(self) -> int:
+        done = 0
+        for batch in _batches(StagedPerson.objects.filter(state__in=DIRTY)):
+            for row in batch:
+                self._one(row, "person", self._apply_person)
+                done += 1
+        return done
+
+    def apply_groups(self) -> int:
+        done = 0
+        for batch in _batches(StagedGroup.objects.filter(state__in=DIRTY)):
+            for row in batch:
+                self._one(row, "group", self._apply_group)
+                done += 1
+        return done
+
+    def apply_memberships(self) -> int:
+        done = 0
+        for batch in _batches(StagedMembership.objects.filter(state__in=DIRTY)):
+            persons = {
+                p.sourcedid: p
+                for p in StagedPerson.objects.filter(
+                    sourcedid__in={row.person_sourcedid for row in batch}
+                ).select_related("user")
+            }
+            groups = {
+                g.sourcedid: g
+                for g in StagedGroup.objects.filter(
+                    sourcedid__in={row.group_sourcedid for row in batch}
+                )
+            }
+
+            def apply(
+                row: StagedMembership,
+                persons: dict[str, StagedPerson] = persons,
+                groups: dict[str, StagedGroup] = groups,
+            ) -> tuple[str, str]:
+                return self._apply_membership(row, persons, groups)
+
+            for row in batch:
+                self._one(row, "membership", apply)
+                done += 1
+        return done
+
+    # ------------------------------------------------------------ one row
+
+    def _one(self, row: _Row, kind: str, apply: Callable[[_Row], tuple[str, str]]) -> None:
+        """Apply one row in its own savepoint; its state, reason and applied digest follow."""
+        try:
+            with transaction.atomic():
+                state, reason = apply(row)
+        except RollbookError as exc:
+            state, reason = RowState.ERROR, f"{exc.code}: {exc.message}"
+            self.result.errors.append((self._record_id(row), exc.code, exc.message))
+            self.result.count(kind, ERRORS)
+        row.state = state
+        row.reason = reason
+        row.applied_digest = row.digest if state == RowState.APPLIED else row.applied_digest
+        row.save(update_fields=["state", "reason", "applied_digest"])
+
+    @staticmethod
+    def _record_id(row: Any) -> str:
+        if isinstance(row, StagedMembership):
+            return f"{row.group_sourcedid}/{row.person_sourcedid}/{row.roletype}"
+        return str(row.sourcedid)
+
+    # ------------------------------------------------------------ persons
+
+    def _apply_person(self, row: StagedPerson) -> tuple[str, str]:
+        data = row.data
+        linked = row.user_id
+        if row.recstatus == 3:
+            return self._delete_person(row)
+        username = username_for(data, row.sourcedid, self.config)
+        if not username:
+            self.result.count("person", ERRORS)
+            self.result.errors.append((row.sourcedid, "no_username", "no username source"))
+            return RowState.ERROR, "no username: the configured source is empty"
+        sctid = data.get("userids", {}).get("SCTID", "")
+        email = data.get("email", "") or ""
+        user: UserRef | None = None
+        if linked:
+            user = people.get_user_ref_by_id(linked)
+        else:
+            collision = self._collision(row, username=username, email=email, sctid=sctid)
+            if collision:
+                self.result.count("person", COLLISIONS)
+                self.result.changes.append(Change("person", "hold", row.sourcedid, collision))
+                return RowState.HELD, collision
+            if sctid:
+                matches = people.user_refs_matching(idnumber=sctid)
+                user = matches[0] if matches else None
+            if user is None and self.config.match_by_username:
+                try:
+                    user = people.get_user_ref(username)
+                except RollbookError:
+                    user = None
+        fields: dict[str, Any] = {
+            "name": _full_name(data),
+            "email": email or None,
+            "sis_sourcedid": row.sourcedid,
+        }
+        if sctid:
+            fields["idnumber"] = sctid
+        target = user.username if user else username
+        data_after, created = people.put_user(target, actor=self.actor, **fields)
+        password = self.passwords.get(row.sourcedid)
+        if password and self.config.local_passwords:
+            people.set_password(data_after.username, password, actor=self.actor)
+        if row.user_id != data_after.id:
+            row.user_id = data_after.id
+            row.save(update_fields=["user"])
+        if created:
+            self.result.count("person", CREATED)
+            self.result.changes.append(Change("person", "create", data_after.username))
+        elif row.applied_digest and row.applied_digest != row.digest:
+            self.result.count("person", UPDATED)
+            self.result.changes.append(Change("person", "update", data_after.username))
+        elif not linked:
+            self.result.count("person", "linked")
+            self.result.changes.append(Change("person", "link", data_after.username))
+        else:
+            self.result.count("person", UNCHANGED)
+        return RowState.APPLIED, ""
+
+    def _collision(self, row: StagedPerson, *, username: str, email: str, sctid: str) -> str:
+        """Why this person may not take an account: it is linked to another SIS person."""
+        candidates: list[tuple[str, UserRef]] = []
+        with contextlib.suppress(RollbookError):
+            candidates.append(("username", people.get_user_ref(username)))
+        if email:
+            candidates += [("email", ref) for ref in people.user_refs_matching(email=email)]
+        if sctid:
+            candidates += [("SCTID", ref) for ref in people.user_refs_matching(idnumber=sctid)]
+        for what, ref in candidates:
+            other = (
+                StagedPerson.objects.filter(user_id=ref.id)
+                .exclude(sourcedid=row.sourcedid)
+                .values_list("sourcedid", flat=True)
+                .first()
+            )
+            if other:
+                return (
+                    f"identity collision: the {what} of SIS person {row.sourcedid} belongs to "
+                    f"account '{ref.username}', already linked to SIS person {other}"
+                )
+        return ""
+
+    def _delete_person(self, row: StagedPerson) -> tuple[str, str]:
+        action = self.config.person_delete
+        if row.user_id and action != "nothing":
+            user = people.get_user_ref_by_id(row.user_id)
+            if action == "deactivate" and user.is_active:
+                people.put_user(user.username, actor=self.actor, is_active=False)
+                self.result.changes.append(Change("person", "deactivate", user.username))
+            elif action == "unenroll":
+                for membership in StagedMembership.objects.filter(
+                    person_sourcedid=row.sourcedid
+                ).exclude(status=0):
+                    membership.status = 0
+                    membership.state = RowState.NEW
+                    membership.save(update_fields=["status", "state"])
+        self.result.count("person", DROPPED)
+        return RowState.APPLIED, f"deleted in the SIS ({action})"
+
+    # ------------------------------------------------------------ groups
+
+    def _apply_group(self, row: StagedGroup) -> tuple[str, str]:
+        if row.grouptype != "CourseSection":
+            # Terms are kept as staged (id, name, dates); courses and cross-lists: part 2.
+            self.result.count("group", UNCHANGED)
+            return RowState.APPLIED, ""
+        term = row.term
+        if term and not self.config.term_allowed(term):
+            self.result.count("group", FILTERED)
+            return RowState.FILTERED, f"term {term} is filtered out"
+        tokens = section_tokens(row, self.config.org)
+        key = row.course_key or _render(self.config.course_key_template, tokens, for_key=True)
+        CourseKey.parse(key)
+        title = _render(self.config.course_title_template, tokens, for_key=False).strip()
+        title = title or tokens["long"] or tokens["short"] or row.sourcedid
+        data = row.data
+        existing = catalog.courses_by_key([key]).get(key)
+        fields: dict[str, Any] = {
+            "sis_id": row.sourcedid,
+            "start": _moment(data.get("begin")),
+            "end": _moment(data.get("end"), end_of_day=True),
+        }
+        if existing is None:
+            fields.update(
+                title=title, modes=list(self.config.modes), default_mode=self.config.default_mode
+            )
+        elif self.config.force_names or existing.title == (row.applied_title or existing.title):
+            fields["title"] = title
+        if row.recstatus == 3:
+            fields["enrollment_open"] = False
+        course, created = catalog.put_course(key, actor=self.actor, **fields)
+        row.course_key = key
+        row.applied_title = fields.get("title", row.applied_title)
+        row.save(update_fields=["course_key", "applied_title"])
+        if created:
+            self.result.count("group", CREATED)
+            self.result.changes.append(Change("course", "create", key, course.title))
+        elif row.recstatus == 3:
+            self.result.count("group", DROPPED)
+            self.result.changes.append(Change("course", "close", key))
+        else:
+            self.result.count("group", UPDATED if row.applied_digest else UNCHANGED)
+        return RowState.APPLIED, ""
+
+    # ------------------------------------------------------------ memberships
+
+    def _apply_membership(
+        self,
+        row: StagedMembership,
+        persons: dict[str, StagedPerson],
+        groups: dict[str, StagedGroup],
+    ) -> tuple[str, str]:
+        person = persons.get(row.person_sourcedid)
+        group = groups.get(row.group_sourcedid)
+        if group is not None and group.state == RowState.FILTERED:
+            self.result.count("membership", FILTERED)
+            return RowState.FILTERED, f"term {group.term} is filtered out"
+        if person is None or person.user_id is None:
+            why = "has not arrived" if person is None else f"is {person.state}"
+            self.result.count("membership", PENDING)
+            return RowState.PENDING, f"waits for person {row.person_sourcedid}, which {why}"
+        if group is None or not group.course_key:
+            why = "has not arrived" if group is None else f"is {group.state}"
+            self.result.count("membership", PENDING)
+            return RowState.PENDING, f"waits for section {row.group_sourcedid}, which {why}"
+        outcome = self.config.role_map.get(row.roletype)
+        if outcome is None:
+            self.result.count("membership", SKIPPED)
+            self.result.errors.append(
+                (self._record_id(row), "unmapped_roletype", f"roletype {row.roletype} is unmapped")
+            )
+            return RowState.SKIPPED, f"roletype {row.roletype} is unmapped"
+        active = row.status == 1 and row.recstatus != 3
+        source = membership_source(row.group_sourcedid, row.roletype)
+        username = person.user.username if person.user else ""
+        course = group.course_key
+        subject = f"{course}:{username}"
+        if outcome == LEARNER:
+            if active:
+                _, changed = enrollments.enroll_from_source(
+                    course, username, source=source, actor=self.actor
+                )
+                if changed:
+                    self.result.changes.append(Change("enrollment", "enroll", subject))
+            else:
+                after = enrollments.drop_source(course, username, source=source, actor=self.actor)
+                changed = after is not None
+                if after is not None and not after.is_active:
+                    self.result.changes.append(Change("enrollment", "drop", subject))
+        elif active:
+            _, changed = roles.grant_role(
+                username, outcome, actor=self.actor, course_key=course, source=source
+            )
+            if changed:
+                self.result.changes.append(Change("role", "grant", f"{subject}:{outcome}"))
+        else:
+            _, changed = roles.revoke_source(
+                username, outcome, source=source, actor=self.actor, course_key=course
+            )
+            if changed:
+                self.result.changes.append(Change("role", "revoke", f"{subject}:{outcome}"))
+        if not active:
+            self.result.count("membership", DROPPED)
+        elif row.applied_digest:
+            self.result.count("membership", UPDATED)
+        else:
+            self.result.count("membership", CREATED)
+        return RowState.APPLIED, ""
+
+
+def _moment(value: str | None, *, end_of_day: bool = False) -> dt.datetime | None:
+    """A timeframe date (YYYY-MM-DD) as the start (or the end) of that day in UTC, or None."""
+    if not value:
+        return None
+    day = dt.date.fromisoformat(value[:10])
+    moment = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    return moment + dt.timedelta(days=1, microseconds=-1) if end_of_day else moment
+
+
+def dirty_counts() -> dict[str, int]:
+    """How many staged rows wait, by kind (pending, held, error, new)."""
+    waiting = Q(state__in=[*DIRTY, RowState.HELD])
+    return {
+        "person": StagedPerson.objects.filter(waiting).count(),
+        "group": StagedGroup.objects.filter(waiting).count(),
+        "membership": StagedMembership.objects.filter(waiting).count(),
+    }

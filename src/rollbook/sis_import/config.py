@@ -1,0 +1,86 @@
+"""The SIS settings (settings.SIS, from ROLLBOOK_SIS_* variables) as one typed object."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+USERNAME_SOURCES = ("email_local", "email", "logon_id", "sctid", "email_id")
+PERSON_DELETE_ACTIONS = ("nothing", "deactivate", "unenroll")
+LEARNER = "learner"
+
+
+def _patterns(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _role_map(raw: str) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in raw.split(","):
+        if ":" not in pair:
+            continue
+        code, outcome = (part.strip() for part in pair.split(":", 1))
+        if code and outcome:
+            mapping[code.zfill(2)] = outcome
+    return mapping
+
+
+@dataclass(frozen=True, slots=True)
+class SisConfig:
+    org: str
+    username_source: str
+    username_fallback_sourcedid: bool
+    match_by_username: bool
+    local_passwords: bool
+    person_delete: str
+    course_key_template: str
+    course_title_template: str
+    modes: tuple[str, ...]
+    default_mode: str
+    force_names: bool
+    term_allow: tuple[str, ...]
+    term_deny: tuple[str, ...]
+    role_map: dict[str, str]
+    drop_threshold: float
+    max_file_bytes: int
+
+    @classmethod
+    def load(cls, **overrides: Any) -> SisConfig:
+        raw: dict[str, Any] = dict(settings.SIS)
+        raw.update({key.upper(): value for key, value in overrides.items()})
+        source = str(raw["USERNAME_SOURCE"])
+        if source not in USERNAME_SOURCES:
+            raise ValueError(f"ROLLBOOK_SIS_USERNAME_SOURCE must be one of {USERNAME_SOURCES}")
+        delete = str(raw["PERSON_DELETE"])
+        if delete not in PERSON_DELETE_ACTIONS:
+            raise ValueError(f"ROLLBOOK_SIS_PERSON_DELETE must be one of {PERSON_DELETE_ACTIONS}")
+        role_map = raw["ROLE_MAP"]
+        return cls(
+            org=str(raw["ORG"]),
+            username_source=source,
+            username_fallback_sourcedid=bool(raw["USERNAME_FALLBACK_SOURCEDID"]),
+            match_by_username=bool(raw["MATCH_BY_USERNAME"]),
+            local_passwords=bool(raw["LOCAL_PASSWORDS"]),
+            person_delete=delete,
+            course_key_template=str(raw["COURSE_KEY_TEMPLATE"]),
+            course_title_template=str(raw["COURSE_TITLE_TEMPLATE"]),
+            modes=tuple(raw["MODES"]),
+            default_mode=str(raw["DEFAULT_MODE"]),
+            force_names=bool(raw["FORCE_NAMES"]),
+            term_allow=_patterns(str(raw["TERM_ALLOW"])),
+            term_deny=_patterns(str(raw["TERM_DENY"])),
+            role_map=role_map if isinstance(role_map, dict) else _role_map(str(role_map)),
+            drop_threshold=float(raw["DROP_THRESHOLD"]),
+            max_file_bytes=int(raw["MAX_FILE_BYTES"]),
+        )
+
+    def term_allowed(self, term: str) -> bool:
+        """Deny wins over allow; an empty allow list allows every term."""
+        if any(fnmatch.fnmatchcase(term, pattern) for pattern in self.term_deny):
+            return False
+        if not self.term_allow:
+            return True
+        return any(fnmatch.fnmatchcase(term, pattern) for pattern in self.term_allow)

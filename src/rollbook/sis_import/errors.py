@@ -1,0 +1,103 @@
+"""Error codes of the SIS import: a whole feed refused (FeedError) or one record refused
+(`data.RecordError`, which the parser yields and then goes on)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class SisErrorCode(StrEnum):
+    # The whole file or message (FeedError): nothing of it may be applied.
+    MALFORMED_XML = "malformed_xml"
+    HOSTILE_XML = "hostile_xml"
+    ENCODING = "encoding"
+    TOO_LARGE = "too_large"
+    EMPTY_FEED = "empty_feed"
+    # One record (RecordError): the others still count.
+    MISSING_FIELD = "missing_field"
+    BAD_DATE = "bad_date"
+    BAD_VALUE = "bad_value"
+    # Imports as jobs.
+    ALREADY_IMPORTED = "already_imported"
+    NOT_AN_IMPORT = "not_an_import"
+    NOT_A_PREVIEW = "not_a_preview"
+    STALE_PREVIEW = "stale_preview"
+
+
+# FeedError messages.
+MSG_MALFORMED_XML = "The XML is not well-formed at line {line}, column {column}: {detail}."
+MSG_MALFORMED_XML_NOWHERE = "The XML is not well-formed: {detail}."
+MSG_STRAY_TEXT = "The feed has text outside of any element: {text!r}."
+MSG_BAD_DECLARATION = "The XML declaration at the start is not closed with '?>'."
+MSG_HOSTILE_DOCTYPE = (
+    "The feed holds a document type declaration ({markup}) at line {line}; DTDs and "
+    "entity declarations are refused."
+)
+MSG_HOSTILE_ENTITY = (
+    "The feed refers to the entity '{name}' at line {line}, column {column}; only the "
+    "predefined entities (&amp; &lt; &gt; &quot; &apos;) and character references are allowed."
+)
+MSG_HOSTILE_NODE = "The feed holds an entity node or a DTD; entities and DTDs are refused."
+MSG_UNKNOWN_ENCODING = "The XML declaration names the encoding '{encoding}', which is not known."
+MSG_UNUSABLE_ENCODING = (
+    "The XML declaration names the encoding '{encoding}', which cannot be read as declared."
+)
+MSG_MIXED_ENCODING = (
+    "The XML declaration at line {line} names the encoding '{encoding}', not the one the "
+    "file started with."
+)
+MSG_BAD_BYTES = "The bytes at line {line} are not valid {encoding}: {detail}."
+MSG_TOO_LARGE = "The feed is larger than the limit of {limit} bytes."
+MSG_EMPTY_FEED = "The feed holds no <enterprise>, <person>, <group> or <membership> element."
+
+# RecordError messages.
+MSG_MISSING_SOURCEDID = "The {kind} has no <sourcedid><id>."
+MSG_MISSING_TYPEVALUE = "The group has no <grouptype><typevalue>."
+MSG_MISSING_RELATIONSHIP_ID = "A <relationship> of the group has no <sourcedid><id>."
+MSG_MISSING_MEMBER_ID = "A member of the membership has no <sourcedid><id>."
+MSG_MISSING_IDTYPE = "The member '{member}' has no <idtype>."
+MSG_MISSING_ROLE = "The member '{member}' has no <role>."
+MSG_MISSING_ROLETYPE = "A role of the member '{member}' has no roletype."
+MSG_BAD_DATE = "The date '{value}' in <{element}> is not a date of the form YYYY-MM-DD."
+MSG_BAD_RECSTATUS = "The recstatus '{value}' is not 1 (add), 2 (update) or 3 (delete)."
+MSG_BAD_IDTYPE = (
+    "The member '{member}' has idtype '{value}'; only 1 (person) or 2 (group) are known."
+)
+MSG_BAD_STATUS = (
+    "The member '{member}' has status '{value}'; only 1 (active) or 0 (inactive) are known."
+)
+
+
+class FeedError(Exception):
+    """A problem with the whole file or message (malformed, hostile, wrongly encoded, too
+    large): the caller must apply nothing of it, also not the records already yielded.
+
+    `line` and `column` are the file's own (1-based), when known.
+    """
+
+    def __init__(
+        self,
+        code: SisErrorCode,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.line = line
+        self.column = column
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code.value,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+        }
+
+    def __repr__(self) -> str:
+        where = f"line={self.line}, column={self.column}"
+        return f"FeedError({self.code.value!r}, {self.message!r}, {where})"

@@ -1,0 +1,140 @@
+"""Staging: the SIS's records by natural key, as last received, and what they became.
+
+A record identical to the staged one (same digest) changes nothing: no write at all. A row is
+"dirty" while its `digest` differs from `applied_digest` (or it waits as pending/held); apply
+takes dirty rows to the domain.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class RowState(models.TextChoices):
+    NEW = "new"  # staged, not applied yet
+    APPLIED = "applied"
+    PENDING = "pending"  # waits for a record that has not arrived (reason says which)
+    HELD = "held"  # identity collision: neither created nor merged
+    FILTERED = "filtered"  # its term is filtered out; `rollbook sis reapply` revisits it
+    SKIPPED = "skipped"  # nothing to do (an unmapped roletype); reason says why
+    ERROR = "error"
+
+
+class Feed(models.Model):
+    """One import of a file (or, later, a batch of live messages)."""
+
+    job_uuid = models.UUIDField(unique=True)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    filename = models.CharField(max_length=255, blank=True)
+    size = models.BigIntegerField(default=0)
+    stored_path = models.CharField(max_length=1024, blank=True)
+    dry_run = models.BooleanField(default=False)
+    comprehensive = models.BooleanField(default=False)
+    forced = models.BooleanField(default=False)
+    completed = models.BooleanField(default=False)
+    summary = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.filename or self.sha256[:12]} ({self.job_uuid})"
+
+
+class _Staged(models.Model):
+    recstatus = models.PositiveSmallIntegerField(default=1)
+    data = models.JSONField(default=dict)
+    digest = models.CharField(max_length=32)
+    applied_digest = models.CharField(max_length=32, blank=True)
+    state = models.CharField(max_length=16, choices=RowState.choices, default=RowState.NEW)
+    reason = models.TextField(blank=True)
+    changed_by = models.CharField(max_length=128, help_text="import:<job> or lmb:<message id>")
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class StagedPerson(_Staged):
+    sourcedid = models.CharField(max_length=255, unique=True)
+    source = models.CharField(max_length=255, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The account this SIS person is linked to.",
+    )
+
+    class Meta:
+        constraints = [
+            # An account is linked to at most one SIS person: a second is an identity collision.
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(user__isnull=False), name="sis_person_user_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["state"], name="sis_person_state_idx")]
+
+    def __str__(self) -> str:
+        return self.sourcedid
+
+
+class StagedGroup(_Staged):
+    sourcedid = models.CharField(max_length=255, unique=True)
+    grouptype = models.CharField(max_length=64)
+    term = models.CharField(max_length=255, blank=True, help_text="The term's sourcedid.")
+    course_key = models.CharField(max_length=255, blank=True)
+    # The title the feed last gave the course: a different title there now means someone
+    # edited it by hand, and the feed leaves it alone (unless forced).
+    applied_title = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["grouptype", "state"], name="sis_group_type_idx"),
+            models.Index(fields=["term"], name="sis_group_term_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grouptype} {self.sourcedid}"
+
+
+class StagedMembership(_Staged):
+    """A person in a section with a roletype: (section, person, roletype) is the natural key."""
+
+    group_sourcedid = models.CharField(max_length=255)
+    person_sourcedid = models.CharField(max_length=255)
+    roletype = models.CharField(max_length=8)
+    status = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group_sourcedid", "person_sourcedid", "roletype"],
+                name="sis_membership_uniq",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["person_sourcedid"], name="sis_membership_person_idx"),
+            models.Index(fields=["state"], name="sis_membership_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_sourcedid} in {self.group_sourcedid} as {self.roletype}"
+
+
+class StagedCrossListMember(_Staged):
+    """A section (child) in a cross-listed section (parent)."""
+
+    crosslist_sourcedid = models.CharField(max_length=255)
+    section_sourcedid = models.CharField(max_length=255)
+    status = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["crosslist_sourcedid", "section_sourcedid"], name="sis_crosslist_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.section_sourcedid} in {self.crosslist_sourcedid}"
