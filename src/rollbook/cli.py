@@ -234,7 +234,8 @@ def cmd_sis_import(args: argparse.Namespace) -> int:
                 )
 
         job = jobs.run_job(started.job.uuid, observer=observe)
-    table = Table("what", "count", title=f"{path.name}: job {job.uuid} {job.state}")
+    table = Table("what", "count", title=f"{path.name}: {job.state}")
+    err.print(f"job {job.uuid}")
     for name, count in sorted(job.counts.items()):
         table.add_row(name, f"{count:,}")
     err.print(table)

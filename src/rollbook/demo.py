@@ -8,6 +8,7 @@ several tracks. Loading it twice changes nothing (every write is idempotent).
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from rollbook.audit.data import Actor
 from rollbook.catalog import api as catalog
@@ -103,6 +104,22 @@ ENROLLMENTS = [
 ]
 
 
+SAMPLE_FEED = Path(__file__).parent / "sis_import" / "sample" / "banner-term-201740.xml"
+
+
+def load_banner_feed(actor: Actor) -> str:
+    """Import the sample Banner term extract (the same as examples/banner-term-201740.xml):
+    a term, two sections, an instructor, a TA and three students. Returns the job's state."""
+    from rollbook.jobs import api as jobs
+    from rollbook.sis_import import api as sis
+
+    with SAMPLE_FEED.open("rb") as stream:
+        started = sis.start_import(stream, filename=SAMPLE_FEED.name, actor=actor, foreground=True)
+    if started.job is None:
+        return "already imported"
+    return jobs.run_job(started.job.uuid).state
+
+
 def load_demo() -> dict[str, int]:
     actor = Actor.system("demo")
     for key, title, modes, start, end, sis_id in COURSES:
@@ -121,10 +138,13 @@ def load_demo() -> dict[str, int]:
         enrollments.put_enrollment(
             course_key, username, actor=actor, mode=mode, is_active=is_active
         )
+    load_banner_feed(actor)
     return {
         "courses": len(COURSES),
         "libraries": len(LIBRARIES),
         "users": len(USERS),
         "role grants": len(GRANTS),
         "enrollments": len(ENROLLMENTS),
+        "Banner feed: sections": 2,
+        "Banner feed: people": 5,
     }
