@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from rollbook.enrollments import api as enrollments
 from rollbook.lib import sources
+from rollbook.people import api as people
 from tests.factories import ACTOR, Make
 
 COURSE = "course-v1:edX+toy+2012"
@@ -86,3 +89,45 @@ def test_dropping_a_source_that_is_not_there_keeps_the_enrollment(world: None) -
     after = enrollments.drop_source(COURSE, "mary", source=SIS, actor=ACTOR)
     assert after is not None
     assert (after.is_active, after.sources) == (True, ("manual",))
+
+
+def _refs(n: int) -> list[Any]:
+    names = [f"learner{i}" for i in range(n)]
+    for name in names:
+        Make.user(name)
+    refs = people.user_refs(names)
+    return [refs[name] for name in names]
+
+
+def test_apply_sources_in_bulk_follows_the_same_rules(world: None) -> None:
+    Make.enrollment(COURSE, "mary")  # by hand
+    mary = people.get_user_ref("mary")
+    learners = _refs(3)
+    changes = [enrollments.SourceChange(ref, SIS, True) for ref in learners]
+    changes.append(enrollments.SourceChange(mary, SIS, True))
+    result = enrollments.apply_sources(COURSE, changes, actor=ACTOR)
+    assert all(result.values())
+    assert enrolled_sources("learner0") == (True, (SIS,))
+    assert enrolled_sources("mary") == (True, ("manual", SIS))
+    drops = [enrollments.SourceChange(ref, SIS, False) for ref in [*learners, mary]]
+    enrollments.apply_sources(COURSE, drops, actor=ACTOR)
+    assert enrolled_sources("learner0") == (False, ())
+    assert enrolled_sources("mary") == (True, ("manual",))  # the manual enrollment stays
+    again = enrollments.apply_sources(COURSE, drops, actor=ACTOR)
+    assert not any(again.values())
+
+
+def enrolled_sources(username: str) -> tuple[bool, tuple[str, ...]]:
+    enrollment = enrollments.get_enrollment(COURSE, username)
+    return enrollment.is_active, enrollment.sources
+
+
+@pytest.mark.parametrize("n", [5, 50])
+def test_apply_sources_costs_the_same_queries_for_any_number(
+    world: None, n: int, django_assert_num_queries: Any
+) -> None:
+    learners = _refs(n)
+    changes = [enrollments.SourceChange(ref, SIS, True) for ref in learners]
+    # course, SAVEPOINT, existing enrollments, INSERT enrollments, INSERT audit, RELEASE
+    with django_assert_num_queries(6):
+        enrollments.apply_sources(COURSE, changes, actor=ACTOR)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -33,6 +34,8 @@ __all__ = [
     "BulkOutcome",
     "BulkResult",
     "EnrollmentData",
+    "SourceChange",
+    "apply_sources",
     "bulk_enroll",
     "drop_source",
     "enroll_from_source",
@@ -250,6 +253,107 @@ def drop_source(
             change_sources=lambda _current: remaining,
         )
         return _data(row, course.key, user.username)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceChange:
+    """One source asserting (`active`) or no longer asserting an enrollment of a user."""
+
+    user: UserRef
+    source: str
+    active: bool
+
+
+def apply_sources(
+    course_key: str, changes: Iterable[SourceChange], *, actor: Actor
+) -> dict[tuple[int, str], bool]:
+    """`enroll_from_source` and `drop_source` for many users of one course, batched: one read
+    of the course, one of the existing enrollments, one INSERT, one UPDATE and one audit
+    INSERT, whatever the number of users. Same rules as one at a time. Returns, for each
+    (user id, source), whether the enrollment changed. Runs in the caller's transaction (or
+    its own): all or nothing.
+    """
+    course = catalog.get_course(course_key)
+    batch = list(changes)
+    ids = sorted({change.user.id for change in batch})
+    now = clock.now()
+    existing: dict[int, CourseEnrollment] = {}
+    with transaction.atomic():
+        for start in range(0, len(ids), _IN_CHUNK):
+            rows = CourseEnrollment.objects.select_for_update().filter(
+                course_id=course.id, user_id__in=ids[start : start + _IN_CHUNK]
+            )
+            existing.update((row.user_id, row) for row in rows)
+        before = {
+            user_id: _snapshot(row.mode, row.is_active, row.sources)
+            for user_id, row in existing.items()
+        }
+        created: dict[int, CourseEnrollment] = {}
+        names: dict[int, str] = {}
+        results: dict[tuple[int, str], bool] = {}
+        for change in batch:
+            user_id = change.user.id
+            names[user_id] = change.user.username
+            row = existing.get(user_id) or created.get(user_id)
+            if row is None:
+                if not change.active:
+                    results[(user_id, change.source)] = False
+                    continue
+                row = CourseEnrollment(
+                    user_id=user_id,
+                    course_id=course.id,
+                    mode=course.default_mode,
+                    is_active=True,
+                    sources=[change.source],
+                    created=now,
+                    modified=now,
+                )
+                created[user_id] = row
+                results[(user_id, change.source)] = True
+                continue
+            old = (row.is_active, list(row.sources))
+            if change.active:
+                row.sources = sources.added(list(row.sources), change.source)
+                row.is_active = True
+            else:
+                row.sources = sources.removed(list(row.sources), change.source)
+                row.is_active = row.is_active and bool(row.sources)
+            results[(user_id, change.source)] = (row.is_active, list(row.sources)) != old
+        changed = [
+            row
+            for user_id, row in existing.items()
+            if _snapshot(row.mode, row.is_active, row.sources) != before[user_id]
+        ]
+        for row in changed:
+            row.modified = now
+        if created:
+            CourseEnrollment.objects.bulk_create(list(created.values()), batch_size=500)
+        if changed:
+            CourseEnrollment.objects.bulk_update(
+                changed, ["is_active", "sources", "modified"], batch_size=500
+            )
+        audit.record_many(
+            [
+                (
+                    "enrollment.created",
+                    _subject(course.key, names[row.user_id]),
+                    None,
+                    _snapshot(row.mode, row.is_active, row.sources),
+                )
+                for row in created.values()
+            ]
+            + [
+                (
+                    "enrollment.updated",
+                    _subject(course.key, names[row.user_id]),
+                    before[row.user_id],
+                    _snapshot(row.mode, row.is_active, row.sources),
+                )
+                for row in changed
+            ],
+            actor=actor,
+        )
+    return results
 
 
 def get_enrollment(course_key: str, username: str) -> EnrollmentData:

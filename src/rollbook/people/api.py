@@ -47,6 +47,7 @@ __all__ = [
     "search_users",
     "set_password",
     "user_refs",
+    "user_refs_by_id",
     "user_refs_matching",
     "validate_username",
 ]
@@ -135,6 +136,18 @@ def get_user_ref(username: str, *, lock: bool = False) -> UserRef:
     if row is None:
         raise _not_found(username)
     return UserRef(*row)
+
+
+def user_refs_by_id(ids: Iterable[int]) -> dict[int, UserRef]:
+    """Users by id, in one query per 900 ids; missing ids are absent."""
+    wanted = sorted(set(ids))
+    found: dict[int, UserRef] = {}
+    for start in range(0, len(wanted), 900):
+        rows = User.objects.filter(id__in=wanted[start : start + 900]).values_list(
+            "id", "username", "is_active", "is_staff", "is_superuser"
+        )
+        found.update((row[0], UserRef(*row)) for row in rows)
+    return found
 
 
 def get_user_ref_by_id(user_id: int) -> UserRef:

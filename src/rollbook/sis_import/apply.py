@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from django.db import transaction
@@ -51,6 +52,17 @@ _KEY_UNSAFE = re.compile(r"[^\w\-~.:]")
 
 def membership_source(group: str, roletype: str) -> str:
     return sources.sis(f"{group}/{roletype}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Membership:
+    """A membership's effect: a learner enrollment or a role, asserted or dropped."""
+
+    outcome: str  # LEARNER or a course role
+    user: UserRef
+    course: str
+    source: str
+    active: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,13 +211,17 @@ class Applier:
         return done
 
     def apply_memberships(self) -> int:
+        """Memberships a batch at a time: what waits or is skipped is decided from the batch's
+        persons and sections (two queries); learner enrollments are written per course with
+        `enrollments.api.apply_sources` (a handful of queries for the whole course); roles go
+        one by one through the roles API; the rows' new states are written in one UPDATE."""
         done = 0
         for batch in _batches(StagedMembership.objects.filter(state__in=DIRTY)):
             persons = {
                 p.sourcedid: p
                 for p in StagedPerson.objects.filter(
                     sourcedid__in={row.person_sourcedid for row in batch}
-                ).select_related("user")
+                )
             }
             groups = {
                 g.sourcedid: g
@@ -213,18 +229,143 @@ class Applier:
                     sourcedid__in={row.group_sourcedid for row in batch}
                 )
             }
-
-            def apply(
-                row: StagedMembership,
-                persons: dict[str, StagedPerson] = persons,
-                groups: dict[str, StagedGroup] = groups,
-            ) -> tuple[str, str]:
-                return self._apply_membership(row, persons, groups)
-
+            users = people.user_refs_by_id(p.user_id for p in persons.values() if p.user_id)
+            learners: dict[str, list[tuple[StagedMembership, enrollments.SourceChange]]] = {}
+            settled: list[StagedMembership] = []
             for row in batch:
-                self._one(row, "membership", apply)
                 done += 1
+                verdict = self._triage(row, persons, groups, users)
+                if isinstance(verdict, tuple):
+                    row.state, row.reason = verdict
+                    settled.append(row)
+                elif verdict.outcome == LEARNER:
+                    change = enrollments.SourceChange(verdict.user, verdict.source, verdict.active)
+                    learners.setdefault(verdict.course, []).append((row, change))
+                else:
+                    self._one(row, "membership", partial(self._apply_role, verdict=verdict))
+            for course, items in learners.items():
+                settled += self._apply_learners(course, items)
+            for row in settled:
+                if row.state == RowState.APPLIED:
+                    row.applied_digest = row.digest
+            StagedMembership.objects.bulk_update(
+                settled, ["state", "reason", "applied_digest"], batch_size=BATCH
+            )
         return done
+
+    def _triage(
+        self,
+        row: StagedMembership,
+        persons: dict[str, StagedPerson],
+        groups: dict[str, StagedGroup],
+        users: dict[int, UserRef],
+    ) -> tuple[str, str] | _Membership:
+        """What to do with a membership: a (state, reason) when nothing is written (it waits,
+        is filtered or skipped), or the enrollment or role change to make."""
+        person = persons.get(row.person_sourcedid)
+        group = groups.get(row.group_sourcedid)
+        if group is not None and group.state == RowState.FILTERED:
+            self.result.count("membership", FILTERED)
+            return RowState.FILTERED, f"term {group.term} is filtered out"
+        user = users.get(person.user_id) if person and person.user_id else None
+        if person is None or user is None:
+            why = "has not arrived" if person is None else f"is {person.state}"
+            self.result.count("membership", PENDING)
+            return RowState.PENDING, f"waits for person {row.person_sourcedid}, which {why}"
+        if group is None or not group.course_key:
+            why = "has not arrived" if group is None else f"is {group.state}"
+            self.result.count("membership", PENDING)
+            return RowState.PENDING, f"waits for section {row.group_sourcedid}, which {why}"
+        outcome = self.config.role_map.get(row.roletype)
+        if outcome is None:
+            self.result.count("membership", SKIPPED)
+            self.result.errors.append(
+                (self._record_id(row), "unmapped_roletype", f"roletype {row.roletype} is unmapped")
+            )
+            return RowState.SKIPPED, f"roletype {row.roletype} is unmapped"
+        return _Membership(
+            outcome=outcome,
+            user=user,
+            course=group.course_key,
+            source=membership_source(row.group_sourcedid, row.roletype),
+            active=row.status == 1 and row.recstatus != 3,
+        )
+
+    def _count_membership(self, row: StagedMembership, active: bool) -> None:
+        if not active:
+            self.result.count("membership", DROPPED)
+        elif row.applied_digest:
+            self.result.count("membership", UPDATED)
+        else:
+            self.result.count("membership", CREATED)
+
+    def _apply_learners(
+        self, course: str, items: list[tuple[StagedMembership, enrollments.SourceChange]]
+    ) -> list[StagedMembership]:
+        """One course's learner enrollments in one go; when the batch is refused as a whole,
+        each is tried alone so that one bad record fails alone."""
+        try:
+            with transaction.atomic():
+                changed = enrollments.apply_sources(
+                    course, [change for _row, change in items], actor=self.actor
+                )
+        except RollbookError:
+            for row, change in items:
+                verdict = _Membership(LEARNER, change.user, course, change.source, change.active)
+                self._one(row, "membership", partial(self._apply_learner, verdict=verdict))
+            return []
+        for row, change in items:
+            if changed.get((change.user.id, change.source)):
+                action = "enroll" if change.active else "drop"
+                self.result.changes.append(
+                    Change("enrollment", action, f"{course}:{change.user.username}")
+                )
+            self._count_membership(row, change.active)
+            row.state, row.reason = RowState.APPLIED, ""
+        return [row for row, _change in items]
+
+    def _apply_learner(self, row: StagedMembership, verdict: _Membership) -> tuple[str, str]:
+        username = verdict.user.username
+        if verdict.active:
+            _, changed = enrollments.enroll_from_source(
+                verdict.course, username, source=verdict.source, actor=self.actor
+            )
+        else:
+            after = enrollments.drop_source(
+                verdict.course, username, source=verdict.source, actor=self.actor
+            )
+            changed = after is not None and not after.is_active
+        if changed:
+            action = "enroll" if verdict.active else "drop"
+            self.result.changes.append(Change("enrollment", action, f"{verdict.course}:{username}"))
+        self._count_membership(row, verdict.active)
+        return RowState.APPLIED, ""
+
+    def _apply_role(self, row: StagedMembership, verdict: _Membership) -> tuple[str, str]:
+        username = verdict.user.username
+        subject = f"{verdict.course}:{username}:{verdict.outcome}"
+        if verdict.active:
+            _, changed = roles.grant_role(
+                username,
+                verdict.outcome,
+                actor=self.actor,
+                course_key=verdict.course,
+                source=verdict.source,
+            )
+            if changed:
+                self.result.changes.append(Change("role", "grant", subject))
+        else:
+            _, changed = roles.revoke_source(
+                username,
+                verdict.outcome,
+                source=verdict.source,
+                actor=self.actor,
+                course_key=verdict.course,
+            )
+            if changed:
+                self.result.changes.append(Change("role", "revoke", subject))
+        self._count_membership(row, verdict.active)
+        return RowState.APPLIED, ""
 
     # ------------------------------------------------------------ one row
 
@@ -393,69 +534,6 @@ class Applier:
         return RowState.APPLIED, ""
 
     # ------------------------------------------------------------ memberships
-
-    def _apply_membership(
-        self,
-        row: StagedMembership,
-        persons: dict[str, StagedPerson],
-        groups: dict[str, StagedGroup],
-    ) -> tuple[str, str]:
-        person = persons.get(row.person_sourcedid)
-        group = groups.get(row.group_sourcedid)
-        if group is not None and group.state == RowState.FILTERED:
-            self.result.count("membership", FILTERED)
-            return RowState.FILTERED, f"term {group.term} is filtered out"
-        if person is None or person.user_id is None:
-            why = "has not arrived" if person is None else f"is {person.state}"
-            self.result.count("membership", PENDING)
-            return RowState.PENDING, f"waits for person {row.person_sourcedid}, which {why}"
-        if group is None or not group.course_key:
-            why = "has not arrived" if group is None else f"is {group.state}"
-            self.result.count("membership", PENDING)
-            return RowState.PENDING, f"waits for section {row.group_sourcedid}, which {why}"
-        outcome = self.config.role_map.get(row.roletype)
-        if outcome is None:
-            self.result.count("membership", SKIPPED)
-            self.result.errors.append(
-                (self._record_id(row), "unmapped_roletype", f"roletype {row.roletype} is unmapped")
-            )
-            return RowState.SKIPPED, f"roletype {row.roletype} is unmapped"
-        active = row.status == 1 and row.recstatus != 3
-        source = membership_source(row.group_sourcedid, row.roletype)
-        username = person.user.username if person.user else ""
-        course = group.course_key
-        subject = f"{course}:{username}"
-        if outcome == LEARNER:
-            if active:
-                _, changed = enrollments.enroll_from_source(
-                    course, username, source=source, actor=self.actor
-                )
-                if changed:
-                    self.result.changes.append(Change("enrollment", "enroll", subject))
-            else:
-                after = enrollments.drop_source(course, username, source=source, actor=self.actor)
-                changed = after is not None
-                if after is not None and not after.is_active:
-                    self.result.changes.append(Change("enrollment", "drop", subject))
-        elif active:
-            _, changed = roles.grant_role(
-                username, outcome, actor=self.actor, course_key=course, source=source
-            )
-            if changed:
-                self.result.changes.append(Change("role", "grant", f"{subject}:{outcome}"))
-        else:
-            _, changed = roles.revoke_source(
-                username, outcome, source=source, actor=self.actor, course_key=course
-            )
-            if changed:
-                self.result.changes.append(Change("role", "revoke", f"{subject}:{outcome}"))
-        if not active:
-            self.result.count("membership", DROPPED)
-        elif row.applied_digest:
-            self.result.count("membership", UPDATED)
-        else:
-            self.result.count("membership", CREATED)
-        return RowState.APPLIED, ""
 
 
 def _moment(value: str | None, *, end_of_day: bool = False) -> dt.datetime | None:
