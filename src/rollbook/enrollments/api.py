@@ -70,6 +70,15 @@ def _subject(course_key: str, username: str) -> str:
     return f"enrollment:{course_key}:{username}"
 
 
+def _locked(course: CourseData, user: UserRef) -> CourseEnrollment | None:
+    """The user's enrollment in the course, locked until the transaction ends (or None)."""
+    return (
+        CourseEnrollment.objects.select_for_update()
+        .filter(user_id=user.id, course_id=course.id)
+        .first()
+    )
+
+
 def _check_mode(course: CourseData, mode: str) -> None:
     if mode not in course.modes:
         raise Invalid(
@@ -173,11 +182,7 @@ def put_enrollment(
     for _attempt in range(2):
         try:
             with transaction.atomic():
-                existing = (
-                    CourseEnrollment.objects.select_for_update()
-                    .filter(user_id=user.id, course_id=course.id)
-                    .first()
-                )
+                existing = _locked(course, user)
                 row, created, _changed = _apply(
                     course,
                     user,
@@ -208,11 +213,7 @@ def enroll_from_source(
     course = catalog.get_course(course_key)
     user = people.get_user_ref(username)
     with transaction.atomic():
-        existing = (
-            CourseEnrollment.objects.select_for_update()
-            .filter(user_id=user.id, course_id=course.id)
-            .first()
-        )
+        existing = _locked(course, user)
         keep_mode = existing is not None and existing.is_active
         row, _created, changed = _apply(
             course,
@@ -235,11 +236,7 @@ def drop_source(
     course = catalog.get_course(course_key)
     user = people.get_user_ref(username)
     with transaction.atomic():
-        existing = (
-            CourseEnrollment.objects.select_for_update()
-            .filter(user_id=user.id, course_id=course.id)
-            .first()
-        )
+        existing = _locked(course, user)
         if existing is None:
             return None
         remaining = sources.removed(list(existing.sources), source)

@@ -216,6 +216,19 @@ def _grant_snapshot(row: RoleGrant) -> dict[str, Any]:
     }
 
 
+def _set_sources(row: RoleGrant, new: list[str], user: UserRef, actor: Actor) -> None:
+    before = _grant_snapshot(row)
+    row.sources = new
+    row.save(update_fields=["sources"])
+    audit.record(
+        "role.sources_changed",
+        _subject(user.username),
+        actor=actor,
+        before=before,
+        after=_grant_snapshot(row),
+    )
+
+
 def grant_role(
     username: str,
     role: str,
@@ -247,16 +260,7 @@ def grant_role(
         )
         if row is not None:
             if source not in row.sources:
-                before = _grant_snapshot(row)
-                row.sources = sources.added(list(row.sources), source)
-                row.save(update_fields=["sources"])
-                audit.record(
-                    "role.sources_changed",
-                    _subject(user.username),
-                    actor=actor,
-                    before=before,
-                    after=_grant_snapshot(row),
-                )
+                _set_sources(row, sources.added(list(row.sources), source), user, actor)
             return grant, False
         try:
             with transaction.atomic():
@@ -327,15 +331,7 @@ def _take_back(
         remaining = [] if source is None else sources.removed(list(row.sources), source)
         if remaining:
             if remaining != row.sources:
-                row.sources = remaining
-                row.save(update_fields=["sources"])
-                audit.record(
-                    "role.sources_changed",
-                    _subject(user.username),
-                    actor=actor,
-                    before=before,
-                    after=_grant_snapshot(row),
-                )
+                _set_sources(row, remaining, user, actor)
             return grant, False
         row.delete()
         audit.record("role.revoked", _subject(user.username), actor=actor, before=before)
