@@ -95,6 +95,7 @@ class Statements:
         self.phase = "setup"
         self.by_phase: Counter[str] = Counter()
         self.many_rows: Counter[str] = Counter()
+        self.copies: Counter[str] = Counter()
         self.writes: dict[str, Counter[str]] = {}
         self.audit_params: list[Any] = []
 
@@ -115,10 +116,33 @@ class Statements:
 
     @contextmanager
     def installed(self) -> Iterator[Statements]:
+        """Counts what goes through Django's cursor and, on PostgreSQL, the COPYs staging
+        runs on psycopg's cursor directly (which execute_wrapper does not see)."""
         from django.db import connection
 
-        with connection.execute_wrapper(self):
-            yield self
+        patched = None
+        if connection.vendor == "postgresql":
+            import psycopg
+
+            patched = psycopg.Cursor.copy
+
+            def copy(cursor: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+                self.by_phase[self.phase] += 1
+                self.copies[self.phase] += 1
+                match = re.match(r'COPY\s+"?(\w+)"?', str(statement))
+                table = match.group(1) if match else "?"
+                self.writes.setdefault(self.phase, Counter())[f"COPY {table}"] += 1
+                return patched(cursor, statement, *args, **kwargs)
+
+            psycopg.Cursor.copy = copy  # type: ignore[method-assign,assignment]
+        try:
+            with connection.execute_wrapper(self):
+                yield self
+        finally:
+            if patched is not None:
+                import psycopg
+
+                psycopg.Cursor.copy = patched  # type: ignore[method-assign]
 
 
 def _phase_timer(phases: dict[str, float], stats: Statements | None) -> Callable[..., Any]:
@@ -199,6 +223,7 @@ def step_stage(db: str, path: Path) -> dict[str, Any]:
             "errors": len(result.errors),
             "statements": stats.by_phase["stage"],
             "executemany_rows": stats.many_rows["stage"],
+            "copies": stats.copies["stage"],
             "writes": dict(stats.writes.get("stage", {})),
         }
 
@@ -283,6 +308,7 @@ def step_import(db: str, path: Path, *, rerun: bool) -> dict[str, Any]:
             "phases_s": phases,
             "statements": dict(stats.by_phase),
             "executemany_rows": dict(stats.many_rows),
+            "copies": dict(stats.copies),
             "counts": job.counts,
             "staged_rows": {
                 "person": StagedPerson.objects.count(),
@@ -327,9 +353,7 @@ def step_import(db: str, path: Path, *, rerun: bool) -> dict[str, Any]:
                 .exclude(subject=subject)
                 .values_list("event", "subject")[:20]
             )
-            outside = {
-                key: n for key, n in writes.items() if key.split()[1] not in BOOKKEEPING
-            }
+            outside = {key: n for key, n in writes.items() if key.split()[1] not in BOOKKEEPING}
             result["rerun"] = {
                 "state": job2.state,
                 "message": job2.message,

@@ -16,3 +16,4 @@ MSG_INVALID_USERNAME = (
 )
 MSG_INVALID_EMAIL = "'{email}' is not a valid email address."
 MSG_TOKEN_NOT_FOUND = "No API token {token_id}."  # noqa: S105
+MSG_DUPLICATE_IN_BATCH = "The username '{username}' appears twice in one batch."
