@@ -507,3 +507,22 @@ def test_comprehensive_leaves_a_section_with_an_unreadable_member_alone() -> Non
     job = run(data, comprehensive=True)
     assert job.state == "succeeded", job.message
     assert enrolled("u20")[0]  # its member could not be read: not taken as removed
+
+
+def test_dates_always_update_but_a_title_edited_by_hand_stays() -> None:
+    run(BASIC)
+    catalog.put_course(COURSE, actor=ACTOR, title="Writing I (honors)")  # edited by hand
+    run(feed(section(full="Intro to Writing", begin="2017-08-30", recstatus=2)))
+    course = catalog.get_course(COURSE)
+    assert course.title == "Writing I (honors)"
+    assert course.start is not None
+    assert course.start.date().isoformat() == "2017-08-30"
+    with override_settings(SIS=_sis(FORCE_NAMES=True)):
+        run(feed(section(full="Intro to Writing, again", recstatus=2)))
+    assert catalog.get_course(COURSE).title == "Intro to Writing, again"
+
+
+def test_a_title_nobody_edited_follows_the_feed() -> None:
+    run(BASIC)
+    run(feed(section(full="Writing Fundamentals", recstatus=2)))
+    assert catalog.get_course(COURSE).title == "Writing Fundamentals"
