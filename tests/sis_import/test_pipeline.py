@@ -526,3 +526,20 @@ def test_a_title_nobody_edited_follows_the_feed() -> None:
     run(BASIC)
     run(feed(section(full="Writing Fundamentals", recstatus=2)))
     assert catalog.get_course(COURSE).title == "Writing Fundamentals"
+
+
+def test_recstatus_3_person_with_unenroll_ends_their_sis_enrollments_only() -> None:
+    run(BASIC)
+    with override_settings(SIS=_sis(PERSON_DELETE="unenroll")):
+        job = run(feed(person("P1", email="Ann.Lee@Example.edu", recstatus=3)))
+    assert job.state == "succeeded", job.message
+    assert enrolled("ann.lee") == (False, ())
+    assert people.get_user("ann.lee").is_active  # the account stays
+
+
+def test_recstatus_3_person_with_nothing_changes_nothing() -> None:
+    run(BASIC)
+    with override_settings(SIS=_sis(PERSON_DELETE="nothing")):
+        run(feed(person("P1", email="Ann.Lee@Example.edu", recstatus=3)))
+    assert people.get_user("ann.lee").is_active
+    assert enrolled("ann.lee")[0]
