@@ -39,7 +39,6 @@ LF characters (CRLF files are right; old Mac CR-only files report line 1).
 from __future__ import annotations
 
 import codecs
-import datetime as dt
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -48,35 +47,32 @@ from typing import Any, BinaryIO, TypeAlias
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints
 
 from rollbook.sis_import.data import (
-    GroupRecord,
     MemberRecord,
     MembershipRecord,
-    PersonRecord,
     Record,
     RecordError,
     RecordKind,
-    Relationship,
+)
+from rollbook.sis_import.elements import (
+    InvalidRecord,
+    children_of,
+    group_record,
+    local_name,
+    member_parts,
+    person_record,
+    role_record,
+    sourcedid_of,
 )
 from rollbook.sis_import.errors import (
     MSG_BAD_BYTES,
-    MSG_BAD_DATE,
     MSG_BAD_DECLARATION,
-    MSG_BAD_IDTYPE,
-    MSG_BAD_RECSTATUS,
-    MSG_BAD_STATUS,
     MSG_EMPTY_FEED,
     MSG_HOSTILE_DOCTYPE,
     MSG_HOSTILE_ENTITY,
     MSG_HOSTILE_NODE,
     MSG_MALFORMED_XML,
     MSG_MALFORMED_XML_NOWHERE,
-    MSG_MISSING_IDTYPE,
-    MSG_MISSING_MEMBER_ID,
-    MSG_MISSING_RELATIONSHIP_ID,
-    MSG_MISSING_ROLE,
-    MSG_MISSING_ROLETYPE,
     MSG_MISSING_SOURCEDID,
-    MSG_MISSING_TYPEVALUE,
     MSG_MIXED_ENCODING,
     MSG_STRAY_TEXT,
     MSG_TOO_LARGE,
@@ -108,7 +104,6 @@ _XML_DECLARATION_START = re.compile(rb"[ \t\r\n]*<\?xml[ \t\r\n]")
 _LATER_DECLARATION = re.compile(rb"<\?xml[ \t\r\n][^<>]*\?>")
 _ENCODING_ATTRIBUTE = re.compile(rb"""encoding[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')""")
 _NOT_NEWLINE = re.compile(rb"[^\r\n]")
-_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ].*)?", re.DOTALL)
 _QUOTED = re.compile(r"'([^']*)'")
 
 _ENTITY_ERRORS = frozenset(
@@ -355,16 +350,6 @@ def _aligned(blocks: Iterator[bytes]) -> Iterator[bytes]:
 # ---------------------------------------------------------------- the parse
 
 
-class _Invalid(Exception):
-    """A record that cannot be read: becomes a RecordError."""
-
-    def __init__(self, code: SisErrorCode, message: str, record_id: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.record_id = record_id
-
-
 class _Parser:
     def __init__(self, source: _Source) -> None:
         self._source = source
@@ -508,14 +493,14 @@ class _Parser:
                 self._starts.append(self._line)
                 continue
             line = self._starts.pop()
-            name = _local(elem.tag)
+            name = local_name(elem.tag)
             parent = elem.getparent()
             if name == "member":
-                if _local(parent.tag) == "membership" and _at_top(parent):
+                if local_name(parent.tag) == "membership" and _at_top(parent):
                     self._add_member(elem, line)
                     elem.clear()
                     previous = elem.getprevious()
-                    while previous is not None and _local(previous.tag) == "member":
+                    while previous is not None and local_name(previous.tag) == "member":
                         parent.remove(previous)
                         previous = elem.getprevious()
                 continue
@@ -525,9 +510,9 @@ class _Parser:
                 continue
             self._saw_content = True
             if name == "person":
-                yield self._record(RecordKind.PERSON, _person, elem, line)
+                yield self._record(RecordKind.PERSON, person_record, elem, line)
             elif name == "group":
-                yield self._record(RecordKind.GROUP, _group, elem, line)
+                yield self._record(RecordKind.GROUP, group_record, elem, line)
             elif name == "membership":
                 yield from self._membership(elem, line)
             self._prune(elem, parent)
@@ -541,26 +526,26 @@ class _Parser:
     ) -> Record:
         try:
             return build(elem, line)
-        except _Invalid as exc:
+        except InvalidRecord as exc:
             return RecordError(line, kind, exc.record_id, exc.code, exc.message)
 
     def _add_member(self, elem: Element, line: int) -> None:
         try:
-            sourcedid, idtype, roles = _member(elem)
-        except _Invalid as exc:
+            sourcedid, idtype, roles = member_parts(elem)
+        except InvalidRecord as exc:
             self._member_errors.append((line, exc.code, exc.message))
             return
         for role in roles:
             try:
-                self._members.append(_role(role, sourcedid, idtype))
-            except _Invalid as exc:
+                self._members.append(role_record(role, sourcedid, idtype))
+            except InvalidRecord as exc:
                 self._member_errors.append((line, exc.code, exc.message))
 
     def _membership(self, elem: Element, line: int) -> Iterator[Record]:
         group_id = ""
-        for name, child in _children(elem):
+        for name, child in children_of(elem):
             if name == "sourcedid" and not group_id:
-                group_id = _sourcedid(child)[1]
+                group_id = sourcedid_of(child)[1]
         members, errors = self._members, self._member_errors
         self._members, self._member_errors = [], []
         if not group_id:
@@ -606,257 +591,13 @@ def _refuse_stray_text(text: str | None) -> None:
 def _at_top(elem: Element) -> bool:
     """Directly in the synthetic root or in an <enterprise>."""
     parent = elem.getparent()
-    return parent is not None and (parent.getparent() is None or _local(parent.tag) == "enterprise")
+    return parent is not None and (
+        parent.getparent() is None or local_name(parent.tag) == "enterprise"
+    )
 
 
 def _inside_record(elem: Element) -> bool:
-    return any(_local(ancestor.tag) in _RECORD_TAGS for ancestor in elem.iterancestors())
+    return any(local_name(ancestor.tag) in _RECORD_TAGS for ancestor in elem.iterancestors())
 
 
 # ---------------------------------------------------------------- elements to records
-
-
-def _local(tag: Any) -> str:
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
-
-
-def _children(elem: Element) -> list[tuple[str, Element]]:
-    """(local name, element) of each child element. Comments and processing instructions are
-    not in the tree (the parser drops them); an entity node is refused."""
-    children = [(child.tag.rpartition("}")[2], child) for child in elem if type(child.tag) is str]
-    if len(children) != len(elem) and any(child.tag is etree.Entity for child in elem):
-        raise FeedError(SisErrorCode.HOSTILE_XML, MSG_HOSTILE_NODE)
-    return children
-
-
-def _text(elem: Element) -> str:
-    text: str | None = elem.text
-    return text.strip() if text else ""
-
-
-def _attr(elem: Element, name: str) -> str:
-    value: str | None = elem.get(name)
-    return value.strip() if value else ""
-
-
-def _sourcedid(elem: Element) -> tuple[str, str]:
-    source = ident = ""
-    for name, child in _children(elem):
-        if name == "source" and not source:
-            source = _text(child)
-        elif name == "id" and not ident:
-            ident = _text(child)
-    return source, ident
-
-
-def _recstatus(elem: Element, record_id: str) -> int:
-    value = _attr(elem, "recstatus")
-    if not value:
-        return 1
-    if value in ("1", "2", "3"):
-        return int(value)
-    raise _Invalid(SisErrorCode.BAD_VALUE, MSG_BAD_RECSTATUS.format(value=value), record_id)
-
-
-def _date(elem: Element, record_id: str) -> dt.date | None:
-    value = _text(elem)
-    if not value:
-        return None
-    match = _DATE.fullmatch(value)
-    try:
-        if match is None:
-            raise ValueError(value)
-        return dt.date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
-        raise _Invalid(
-            SisErrorCode.BAD_DATE,
-            MSG_BAD_DATE.format(value=value, element=_local(elem.tag)),
-            record_id,
-        ) from None
-
-
-def _timeframe(elem: Element, record_id: str) -> tuple[dt.date | None, dt.date | None, bool, bool]:
-    begin = end = None
-    begin_restrict = end_restrict = False
-    for name, child in _children(elem):
-        if name == "begin":
-            begin = _date(child, record_id)
-            begin_restrict = _attr(child, "restrict") == "1"
-        elif name == "end":
-            end = _date(child, record_id)
-            end_restrict = _attr(child, "restrict") == "1"
-    return begin, end, begin_restrict, end_restrict
-
-
-def _person(elem: Element, line: int) -> PersonRecord:
-    source = sourcedid = ""
-    for name, child in _children(elem):
-        if name == "sourcedid":
-            source, sourcedid = _sourcedid(child)
-            if sourcedid:
-                break
-    if not sourcedid:
-        raise _Invalid(SisErrorCode.MISSING_FIELD, MSG_MISSING_SOURCEDID.format(kind="person"))
-    recstatus = _recstatus(elem, sourcedid)
-    userids: dict[str, str] = {}
-    passwords: dict[str, str] = {}
-    names = {"fn": "", "nickname": "", "family": "", "given": ""}
-    partnames: list[str] = []
-    email = role = ""
-    role_is_primary = False
-    for name, child in _children(elem):
-        if name == "userid":
-            kind, value = _attr(child, "useridtype"), _text(child)
-            if kind and value and kind not in userids:
-                userids[kind] = value
-                password = child.get("password")
-                if password:
-                    passwords[kind] = password
-        elif name == "name":
-            for part_name, part in _children(child):
-                if part_name in ("fn", "nickname") and not names[part_name]:
-                    names[part_name] = _text(part)
-                elif part_name == "n":
-                    for sub_name, sub in _children(part):
-                        if sub_name in ("family", "given") and not names[sub_name]:
-                            names[sub_name] = _text(sub)
-                        elif sub_name == "partname" and (text := _text(sub)):
-                            partnames.append(text)
-        elif name == "email" and not email:
-            email = _text(child)
-        elif name == "institutionrole":
-            kind = _attr(child, "institutionroletype")
-            primary = _attr(child, "primaryrole").lower() == "yes"
-            if kind and (not role or (primary and not role_is_primary)):
-                role, role_is_primary = kind, primary
-    return PersonRecord(
-        sourcedid_source=source,
-        sourcedid=sourcedid,
-        recstatus=recstatus,
-        userids=userids,
-        passwords=passwords,
-        full_name=names["fn"],
-        nickname=names["nickname"],
-        family=names["family"],
-        given=names["given"],
-        partname=" ".join(partnames),
-        email=email,
-        institution_role=role,
-        line=line,
-    )
-
-
-def _group(elem: Element, line: int) -> GroupRecord:
-    source = sourcedid = ""
-    for name, child in _children(elem):
-        if name == "sourcedid":
-            source, sourcedid = _sourcedid(child)
-            if sourcedid:
-                break
-    if not sourcedid:
-        raise _Invalid(SisErrorCode.MISSING_FIELD, MSG_MISSING_SOURCEDID.format(kind="group"))
-    recstatus = _recstatus(elem, sourcedid)
-    grouptype = orgunit = ""
-    descriptions = {"short": "", "long": "", "full": ""}
-    begin = end = None
-    begin_restrict = end_restrict = False
-    relationships: list[Relationship] = []
-    for name, child in _children(elem):
-        if name == "grouptype" and not grouptype:
-            for part_name, part in _children(child):
-                if part_name == "typevalue" and (value := _text(part)):
-                    grouptype = value
-                    break
-        elif name == "description":
-            for part_name, part in _children(child):
-                if part_name in descriptions and not descriptions[part_name]:
-                    descriptions[part_name] = _text(part)
-        elif name == "org":
-            for part_name, part in _children(child):
-                if part_name == "orgunit" and not orgunit:
-                    orgunit = _text(part)
-        elif name == "timeframe":
-            begin, end, begin_restrict, end_restrict = _timeframe(child, sourcedid)
-        elif name == "relationship":
-            related = label = ""
-            for part_name, part in _children(child):
-                if part_name == "sourcedid" and not related:
-                    related = _sourcedid(part)[1]
-                elif part_name == "label" and not label:
-                    label = _text(part)
-            if not related:
-                raise _Invalid(SisErrorCode.MISSING_FIELD, MSG_MISSING_RELATIONSHIP_ID, sourcedid)
-            relationships.append(Relationship(_attr(child, "relation"), related, label))
-    if not grouptype:
-        raise _Invalid(SisErrorCode.MISSING_FIELD, MSG_MISSING_TYPEVALUE, sourcedid)
-    return GroupRecord(
-        sourcedid_source=source,
-        sourcedid=sourcedid,
-        recstatus=recstatus,
-        grouptype=grouptype,
-        short=descriptions["short"],
-        long=descriptions["long"],
-        full=descriptions["full"],
-        orgunit=orgunit,
-        begin=begin,
-        end=end,
-        begin_restrict=begin_restrict,
-        end_restrict=end_restrict,
-        relationships=tuple(relationships),
-        line=line,
-    )
-
-
-def _member(elem: Element) -> tuple[str, int, list[Element]]:
-    """A <member>'s sourcedid, idtype and <role> elements."""
-    sourcedid = ""
-    idtype: str | None = None
-    roles: list[Element] = []
-    for name, child in _children(elem):
-        if name == "sourcedid" and not sourcedid:
-            sourcedid = _sourcedid(child)[1]
-        elif name == "idtype" and idtype is None:
-            idtype = _text(child)
-        elif name == "role":
-            roles.append(child)
-    if not sourcedid:
-        raise _Invalid(SisErrorCode.MISSING_FIELD, MSG_MISSING_MEMBER_ID)
-    if not idtype:
-        raise _Invalid(SisErrorCode.MISSING_FIELD, MSG_MISSING_IDTYPE.format(member=sourcedid))
-    if idtype not in ("1", "2"):
-        raise _Invalid(
-            SisErrorCode.BAD_VALUE, MSG_BAD_IDTYPE.format(member=sourcedid, value=idtype)
-        )
-    if not roles:
-        raise _Invalid(SisErrorCode.MISSING_FIELD, MSG_MISSING_ROLE.format(member=sourcedid))
-    return sourcedid, int(idtype), roles
-
-
-def _role(elem: Element, sourcedid: str, idtype: int) -> MemberRecord:
-    roletype = _attr(elem, "roletype")
-    status: str | None = None
-    begin = end = None
-    for name, child in _children(elem):
-        if name == "roletype" and not roletype:
-            roletype = _text(child)
-        elif name == "status" and status is None:
-            status = _text(child)
-        elif name == "timeframe":
-            begin, end, _, _ = _timeframe(child, sourcedid)
-    if not roletype:
-        raise _Invalid(SisErrorCode.MISSING_FIELD, MSG_MISSING_ROLETYPE.format(member=sourcedid))
-    if roletype.isdigit() and len(roletype) == 1:
-        roletype = "0" + roletype
-    if status not in (None, "", "0", "1"):
-        raise _Invalid(
-            SisErrorCode.BAD_VALUE, MSG_BAD_STATUS.format(member=sourcedid, value=status)
-        )
-    return MemberRecord(
-        sourcedid=sourcedid,
-        idtype=idtype,
-        roletype=roletype,
-        recstatus=_recstatus(elem, sourcedid),
-        status=0 if status == "0" else 1,
-        begin=begin,
-        end=end,
-    )
