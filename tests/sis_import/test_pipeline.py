@@ -543,3 +543,21 @@ def test_recstatus_3_person_with_nothing_changes_nothing() -> None:
         run(feed(person("P1", email="Ann.Lee@Example.edu", recstatus=3)))
     assert people.get_user("ann.lee").is_active
     assert enrolled("ann.lee")[0]
+
+
+def test_a_running_import_reports_its_progress() -> None:
+    started = sis.start_import(
+        io.BytesIO(_term_feed(range(1, 30))), filename="feed.xml", actor=ACTOR, foreground=True
+    )
+    assert started.job is not None
+    seen: list[int] = []
+
+    def watch(event: str, data: dict[str, Any]) -> None:
+        if event == "apply":
+            seen.append(jobs.get_job(started.job.uuid).progress)  # type: ignore[union-attr]
+
+    done = jobs.run_job(started.job.uuid, observer=watch)
+    assert done.state == "succeeded"
+    assert done.progress == 100
+    assert seen == sorted(seen)
+    assert 0 < seen[0] < 100

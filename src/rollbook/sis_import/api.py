@@ -345,6 +345,7 @@ def run_import(context: jobs.JobContext) -> dict[str, Any]:
     if context.held_result.get("held"):
         return _apply_held(context, feed, config)
     path = Path(params["path"])
+    _report_progress(context, size=int(params.get("size") or 0))
     try:
         records = _validate(path, config, context.notify)
     except FeedError as exc:
@@ -394,6 +395,31 @@ def run_import(context: jobs.JobContext) -> dict[str, Any]:
             {**result, "held": held},
         )
     return result
+
+
+# Share of the job's progress (per mille) at the end of each phase: the parse-only pass,
+# staging (both by bytes read), then apply, kind by kind.
+_VALIDATED, _STAGED = 200, 500
+_APPLIED = {"person": 600, "group": 700, "membership": 990}
+
+
+def _report_progress(context: jobs.JobContext, *, size: int) -> None:
+    """Turn the pipeline's notifications into the job's progress (0-100), so that
+    `GET /api/v1/jobs/{id}` shows how far a running import is, and pass them on."""
+    outer = context.observer
+    total = max(size, 1)
+
+    def observe(event: str, data: dict[str, Any]) -> None:
+        if outer is not None:
+            outer(event, data)
+        if event == "validate":
+            context.progress(_VALIDATED * data["bytes"] // total, 1000)
+        elif event == "stage":
+            context.progress(_VALIDATED + (_STAGED - _VALIDATED) * data["bytes"] // total, 1000)
+        elif event == "apply":
+            context.progress(_APPLIED.get(data["kind"], _STAGED), 1000)
+
+    context.observer = observe
 
 
 def _apply_held(context: jobs.JobContext, feed: Feed, config: SisConfig) -> dict[str, Any]:
