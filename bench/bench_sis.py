@@ -376,12 +376,12 @@ def step_profile(db: str, path: Path, top: int = 30) -> dict[str, Any]:
         from rollbook.audit.data import Actor
         from rollbook.sis_import.apply import Applier
         from rollbook.sis_import.config import SisConfig
-        from rollbook.sis_import.parser import iter_records
+        from rollbook.sis_import.parser import iter_records, read_ahead
         from rollbook.sis_import.staging import Stager
 
         stager = Stager(changed_by="bench", now=timezone.now())
         with path.open("rb") as stream:
-            stager.add_all(iter_records(stream))
+            stager.add_all(read_ahead(iter_records(stream)))  # as the import does
         applier = Applier(config=SisConfig.load(), actor=Actor.system("bench"))
         profiler = cProfile.Profile()
         start = time.perf_counter()

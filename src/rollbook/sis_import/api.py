@@ -208,17 +208,24 @@ def _stage_and_apply(
     passwords: dict[str, str] = {}
     stager = Stager(changed_by=f"import:{context.job_uuid}", now=clock.now())
     with path.open("rb") as stream:
-        records = parser.iter_records(
-            stream,
-            max_bytes=config.max_file_bytes,
-            progress=lambda n: context.notify("stage", bytes=n),
+        # Parsed on a background thread while this one writes; the byte count it reaches is
+        # passed on from here, so that the job's own writes stay on this thread's connection.
+        read = [0]
+        records = parser.read_ahead(
+            parser.iter_records(
+                stream,
+                max_bytes=config.max_file_bytes,
+                progress=lambda n: read.__setitem__(0, n),
+            )
         )
         for seen, record in enumerate(records, start=1):
             if config.local_passwords and isinstance(record, PersonRecord) and record.passwords:
                 passwords[record.sourcedid] = next(iter(record.passwords.values()))
             stager.add(record)
             if seen % 5000 == 0:
+                context.notify("stage", bytes=read[0])
                 context.notify("records", count=seen)
+        context.notify("stage", bytes=read[0])
         stager.flush()
     staged = stager.result
     applier = Applier(config=config, actor=context.actor, passwords=passwords)

@@ -40,9 +40,11 @@ from __future__ import annotations
 
 import codecs
 import io
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO, TypeAlias
+from typing import Any, BinaryIO, TypeAlias, cast
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints
 
@@ -145,6 +147,60 @@ def iter_records(
     having yielded the records before the problem) when the feed as a whole is unusable.
     """
     yield from _Parser(_Source(stream, max_bytes=max_bytes, progress=progress)).records()
+
+
+_END = object()
+_CHUNK_RECORDS = 256
+
+
+def read_ahead(records: Iterator[Record], *, depth: int = 16) -> Iterator[Record]:
+    """`records`, parsed on a background thread up to `depth` chunks ahead of the consumer.
+
+    While the consumer waits on the database (psycopg and sqlite3 release the GIL during a
+    statement), the next records are being parsed: staging a big file overlaps its database
+    time with its parsing. Errors (FeedError) reach the consumer in order, after the records
+    before them. The consumer stopping early stops the thread.
+    """
+    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        chunk: list[Record] = []
+        try:
+            for record in records:
+                chunk.append(record)
+                if len(chunk) >= _CHUNK_RECORDS:
+                    if not put(chunk):
+                        return
+                    chunk = []
+            if put(chunk):
+                put(_END)
+        except BaseException as exc:  # handed to the consumer after the records before it
+            if put(chunk):
+                put(exc)
+
+    thread = threading.Thread(target=produce, name="sis-parse", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield from cast(list[Record], item)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def parse_message(body: bytes, *, max_bytes: int) -> list[Record]:
