@@ -331,6 +331,9 @@ class Stager:
                 counts.updated += 1
             if self.on_change:
                 self.on_change(kind, key)
+        if not (creates or updates):
+            buffer.clear()  # all known and unchanged: the read was all
+            return
         with transaction.atomic(using=router.db_for_write(spec.model)):
             if creates:
                 self._insert(spec, creates)
