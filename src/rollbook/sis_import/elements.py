@@ -124,7 +124,8 @@ def _timeframe(elem: Element, record_id: str) -> tuple[dt.date | None, dt.date |
     return begin, end, begin_restrict, end_restrict
 
 
-def person_record(elem: Element, line: int) -> PersonRecord:
+def _identity(elem: Element, kind: str) -> tuple[str, str, int]:
+    """The record's sourcedid (source, id) and recstatus; no id is a refused record."""
     source = sourcedid = ""
     for name, child in children_of(elem):
         if name == "sourcedid":
@@ -132,8 +133,12 @@ def person_record(elem: Element, line: int) -> PersonRecord:
             if sourcedid:
                 break
     if not sourcedid:
-        raise InvalidRecord(SisErrorCode.MISSING_FIELD, MSG_MISSING_SOURCEDID.format(kind="person"))
-    recstatus = _recstatus(elem, sourcedid)
+        raise InvalidRecord(SisErrorCode.MISSING_FIELD, MSG_MISSING_SOURCEDID.format(kind=kind))
+    return source, sourcedid, _recstatus(elem, sourcedid)
+
+
+def person_record(elem: Element, line: int) -> PersonRecord:
+    source, sourcedid, recstatus = _identity(elem, "person")
     userids: dict[str, str] = {}
     passwords: dict[str, str] = {}
     names = {"fn": "", "nickname": "", "family": "", "given": ""}
@@ -183,15 +188,7 @@ def person_record(elem: Element, line: int) -> PersonRecord:
 
 
 def group_record(elem: Element, line: int) -> GroupRecord:
-    source = sourcedid = ""
-    for name, child in children_of(elem):
-        if name == "sourcedid":
-            source, sourcedid = sourcedid_of(child)
-            if sourcedid:
-                break
-    if not sourcedid:
-        raise InvalidRecord(SisErrorCode.MISSING_FIELD, MSG_MISSING_SOURCEDID.format(kind="group"))
-    recstatus = _recstatus(elem, sourcedid)
+    source, sourcedid, recstatus = _identity(elem, "group")
     grouptype = orgunit = ""
     descriptions = {"short": "", "long": "", "full": ""}
     begin = end = None
