@@ -43,7 +43,21 @@ class ObjectParser(Parser):
         return data
 
 
-api = NinjaAPI(
+class RollbookAPI(NinjaAPI):
+    """The API, with the LMB endpoint's HTTP Basic scheme declared beside bearer tokens."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schemes = schema["components"].setdefault("securitySchemes", {})
+        schemes["LmbBasic"] = {
+            "type": "http",
+            "scheme": "basic",
+            "description": "Luminis Message Broker: ROLLBOOK_LMB_USERNAME / ROLLBOOK_LMB_PASSWORD",
+        }
+        return schema
+
+
+api = RollbookAPI(
     title="rollbook",
     version="1",
     description=(

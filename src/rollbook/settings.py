@@ -87,6 +87,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
     if _db["NAME"] and _db["NAME"] != ":memory:":
         Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # Tests on a file too, not Django's in-memory database: its shared cache answers "table is
+    # locked" at once to a second thread instead of waiting, unlike the real thing.
+    _db["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -154,6 +157,21 @@ SIS: dict[str, Any] = {
     ),
     "DROP_THRESHOLD": float(os.environ.get("ROLLBOOK_SIS_DROP_THRESHOLD", "0.10")),
     "MAX_FILE_BYTES": _env_int("ROLLBOOK_SIS_MAX_FILE_BYTES", 2 * 1024 * 1024 * 1024),
+}
+
+# ---------------------------------------------------------------- the live LMB endpoint
+LMB: dict[str, Any] = {
+    "ENABLED": _env_bool("ROLLBOOK_LMB_ENABLED", True),
+    "USERNAME": os.environ.get("ROLLBOOK_LMB_USERNAME", ""),
+    "PASSWORD": os.environ.get("ROLLBOOK_LMB_PASSWORD", ""),
+    # Switching authentication off must be said explicitly.
+    "AUTH_REQUIRED": _env_bool("ROLLBOOK_LMB_AUTH_REQUIRED", True),
+    "ALLOWED_IPS": [
+        ip.strip() for ip in os.environ.get("ROLLBOOK_LMB_ALLOWED_IPS", "").split(",") if ip.strip()
+    ],
+    "MAX_BYTES": _env_int("ROLLBOOK_LMB_MAX_BYTES", 1024 * 1024),
+    "LOG_XML": _env_bool("ROLLBOOK_LMB_LOG_XML", True),
+    "RETENTION_DAYS": _env_int("ROLLBOOK_LMB_RETENTION_DAYS", 30),
 }
 
 # ---------------------------------------------------------------- Django

@@ -43,10 +43,13 @@ __all__ = [
     "approve_job",
     "cancel_job",
     "dispatch_queued",
+    "dispatch_task",
     "get_job",
     "list_jobs",
     "register_job_kind",
+    "register_task",
     "run_job",
+    "run_task",
     "start_job",
     "wait_for_embedded_jobs",
 ]
@@ -331,6 +334,46 @@ def _dispatch(job_uuid: uuid_module.UUID) -> None:
         with _executor_lock:
             _futures[:] = [f for f in _futures if not f.done()]
             _futures.append(future)
+
+
+_TASKS: dict[str, Callable[[], object]] = {}
+
+
+def register_task(name: str, function: Callable[[], object]) -> None:
+    """A background task without arguments or a Job row (drain a queue, say): run by the
+    worker through the broker, or by the embedded thread, like jobs."""
+    _TASKS[name] = function
+
+
+def run_task(name: str) -> None:
+    _TASKS[name]()
+
+
+def _run_task_in_thread(name: str) -> None:
+    close_old_connections()
+    try:
+        run_task(name)
+    except Exception:
+        log.exception("embedded task %s failed", name)
+    finally:
+        connection.close()
+
+
+def dispatch_task(name: str) -> None:
+    """Run the task in the background once the current transaction commits."""
+
+    def dispatch() -> None:
+        if settings.JOBS_RUNNER == "celery":
+            from rollbook.jobs.tasks import run_task_task
+
+            run_task_task.delay(name)
+        else:
+            future = _embedded_executor().submit(_run_task_in_thread, name)
+            with _executor_lock:
+                _futures[:] = [f for f in _futures if not f.done()]
+                _futures.append(future)
+
+    transaction.on_commit(dispatch)
 
 
 def _dispatch_on_commit(job_uuid: uuid_module.UUID) -> None:

@@ -23,6 +23,9 @@ class SisErrorCode(StrEnum):
     NOT_AN_IMPORT = "not_an_import"
     NOT_A_PREVIEW = "not_a_preview"
     STALE_PREVIEW = "stale_preview"
+    # The live LMB endpoint.
+    LMB_DISABLED = "lmb_disabled"
+    NO_MESSAGE_ID = "no_message_id"
 
 
 # FeedError messages.
@@ -101,3 +104,11 @@ class FeedError(Exception):
     def __repr__(self) -> str:
         where = f"line={self.line}, column={self.column}"
         return f"FeedError({self.code.value!r}, {self.message!r}, {where})"
+
+
+MSG_LMB_DISABLED = "The LMB endpoint is switched off (ROLLBOOK_LMB_ENABLED)."
+MSG_LMB_ADDRESS = "This address may not post LMB messages (ROLLBOOK_LMB_ALLOWED_IPS)."
+MSG_LMB_CREDENTIALS = "LMB credentials are missing or wrong (HTTP Basic)."
+MSG_NO_MESSAGE_ID = (
+    "The message has no id header (RDI-Message-Id, RDI-Message-SeqNo, JMSMessageID or ldisp_id)."
+)

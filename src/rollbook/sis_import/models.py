@@ -138,3 +138,27 @@ class StagedCrossListMember(_Staged):
 
     def __str__(self) -> str:
         return f"{self.section_sourcedid} in {self.crosslist_sourcedid}"
+
+
+class InboxState(models.TextChoices):
+    PENDING = "pending"
+    APPLIED = "applied"
+    FAILED = "failed"
+
+
+class InboxMessage(models.Model):
+    """One live LMB message, recorded before it is acknowledged; applied in arrival order."""
+
+    message_id = models.CharField(max_length=255, unique=True)
+    received_at = models.DateTimeField()
+    body = models.BinaryField(help_text="The message as received, password attributes blanked.")
+    state = models.CharField(max_length=16, choices=InboxState.choices, default=InboxState.PENDING)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "id"], name="sis_inbox_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} ({self.state})"

@@ -1,18 +1,30 @@
 from __future__ import annotations
 
+import base64
+import hmac
+import json
 import uuid
 from pathlib import Path
+from typing import Any
 
-from django.http import FileResponse, HttpRequest
-from ninja import File, Form, Router, Status
+from django.conf import settings
+from django.http import FileResponse, HttpRequest, HttpResponse
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from rollbook.audit.data import Actor
 from rollbook.jobs.data import JobData
 from rollbook.lib.errors import NotFound
 from rollbook.lib.rest import require_staff
-from rollbook.sis_import import api
-from rollbook.sis_import.errors import SisErrorCode
+from rollbook.sis_import import api, inbox
+from rollbook.sis_import.errors import (
+    MSG_LMB_ADDRESS,
+    MSG_LMB_CREDENTIALS,
+    MSG_LMB_DISABLED,
+    MSG_NO_MESSAGE_ID,
+    FeedError,
+    SisErrorCode,
+)
 from rollbook.sis_import.schemas import AlreadyImported, ImportAccepted, ImportStateOut
 
 router = Router(tags=["sis"])
@@ -105,3 +117,81 @@ def discard(request: HttpRequest, job_id: uuid.UUID) -> dict[str, str]:
     """Discard the held drops: nothing is dropped, the job ends cancelled (global staff)."""
     principal = require_staff(request)
     return _state(api.discard_import(str(job_id), actor=Actor.of(principal)))
+
+
+# ---------------------------------------------------------------- the live LMB endpoint
+
+MESSAGE_ID_HEADERS = ("RDI-Message-Id", "RDI-Message-SeqNo", "JMSMessageID", "ldisp_id", "ldisp-id")
+
+
+class LmbAccepted(Schema):
+    status: str
+    message_id: str
+    seq: int
+
+
+def _lmb_error(status: int, code: str, message: str) -> HttpResponse:
+    body = {"code": code, "message": message, "fields": {}}
+    response = HttpResponse(json.dumps(body), status=status, content_type="application/json")
+    if status == 401:
+        response["WWW-Authenticate"] = 'Basic realm="rollbook LMB", charset="UTF-8"'
+    return response
+
+
+def _lmb_credentials_ok(request: HttpRequest) -> bool:
+    conf = settings.LMB
+    header = request.headers.get("Authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not conf["USERNAME"] or not conf["PASSWORD"]:
+        return False
+    try:
+        username, _, password = base64.b64decode(encoded).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return hmac.compare_digest(username, conf["USERNAME"]) & hmac.compare_digest(
+        password, conf["PASSWORD"]
+    )
+
+
+@router.post(
+    "/sis/lmb",
+    auth=None,
+    response={200: LmbAccepted},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/xml": {"schema": {"type": "string"}}},
+        },
+        "security": [{"LmbBasic": []}],
+    },
+)
+def lmb_message(request: HttpRequest) -> Any:
+    """The URL Luminis Message Broker posts to: one IMS Enterprise message per request.
+
+    HTTP Basic with ROLLBOOK_LMB_USERNAME / ROLLBOOK_LMB_PASSWORD; a message id header
+    (RDI-Message-Id, RDI-Message-SeqNo, JMSMessageID or ldisp_id). 200 once the message is
+    durably recorded; the same id again is acknowledged and not applied twice.
+    """
+    conf = settings.LMB
+    if not conf["ENABLED"]:
+        return _lmb_error(503, SisErrorCode.LMB_DISABLED, MSG_LMB_DISABLED)
+    if conf["ALLOWED_IPS"] and request.META.get("REMOTE_ADDR") not in conf["ALLOWED_IPS"]:
+        return _lmb_error(403, "forbidden", MSG_LMB_ADDRESS)
+    if conf["AUTH_REQUIRED"] and not _lmb_credentials_ok(request):
+        return _lmb_error(401, "not_authenticated", MSG_LMB_CREDENTIALS)
+    message_id = next(
+        (request.headers[name].strip() for name in MESSAGE_ID_HEADERS if request.headers.get(name)),
+        "",
+    )
+    if not message_id:
+        return _lmb_error(400, SisErrorCode.NO_MESSAGE_ID, MSG_NO_MESSAGE_ID)
+    try:
+        accepted = inbox.accept_message(request.body, message_id=message_id)
+    except FeedError as exc:
+        where = f" (line {exc.line}, column {exc.column})" if exc.line else ""
+        return _lmb_error(400, exc.code, exc.message + where)
+    return {
+        "status": "duplicate" if accepted.duplicate else "accepted",
+        "message_id": accepted.message_id,
+        "seq": accepted.seq,
+    }
