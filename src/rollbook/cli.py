@@ -122,6 +122,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         )
         return 2
     requeued = jobs.dispatch_queued()
+    jobs.dispatch_all_tasks()  # e.g. LMB messages accepted before a restart
     if requeued:
         err.print(f"re-dispatched {requeued} queued job(s)")
     argv = [
@@ -291,6 +292,19 @@ def cmd_sis_reapply(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sis_retry(args: argparse.Namespace) -> int:
+    """Put failed LMB messages back in line (all, or those named) and apply them now."""
+    _setup_django()
+    from rollbook.sis_import import api as sis
+
+    count = sis.retry_failed_messages(args.message_ids or None)
+    done = sis.process_messages()
+    err.print(f"retried {count} failed message(s); applied {done} pending message(s)")
+    counts = sis.inbox_counts()
+    err.print(", ".join(f"{state} {n}" for state, n in counts.items()))
+    return 0 if counts.get("failed", 0) == 0 else 1
+
+
 def cmd_manage(args: argparse.Namespace, rest: Sequence[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rollbook.settings")
     from django.core.management import execute_from_command_line
@@ -358,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=cmd_sis_decide)
     p = sis.add_parser("reapply", help="apply what waits (after a term filter change)")
     p.set_defaults(func=cmd_sis_reapply)
+    p = sis.add_parser("retry", help="retry failed LMB messages (all, or the ids given)")
+    p.add_argument("message_ids", nargs="*", metavar="MESSAGE_ID")
+    p.set_defaults(func=cmd_sis_retry)
 
     sub.add_parser("manage", help="Django management commands (rollbook manage help)")
     return parser

@@ -16,6 +16,7 @@ def _post_worker_init(worker: Any) -> None:
         from rollbook.jobs import api as jobs
 
         jobs.dispatch_queued()
+        jobs.dispatch_all_tasks()  # e.g. LMB messages accepted before a crash
 
 
 def _has_setting(name: str) -> bool:

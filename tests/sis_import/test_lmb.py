@@ -163,3 +163,17 @@ def test_accepted_messages_are_applied_in_the_background() -> None:
     assert post(PERSON, message_id="b").status_code == 200
     assert jobs.wait_for_embedded_jobs(timeout=60)
     assert enrollments.get_enrollment(COURSE, "ann").is_active
+
+
+@pytest.mark.django_db
+def test_retry_through_the_api_applies_once_the_cause_is_fixed() -> None:
+    from rollbook.sis_import import api as sis
+
+    post(enterprise(membership(member("P1"))), message_id="early")  # no section yet: waits
+    post(enterprise("<person><name><fn>No id</fn></name></person>"), message_id="bad")
+    assert sis.process_messages() == 2
+    assert sis.inbox_counts() == {"pending": 0, "applied": 1, "failed": 1}
+    assert sis.retry_failed_messages() == 1
+    assert sis.process_messages() == 1
+    assert sis.inbox_counts()["failed"] == 1  # the cause is not fixed: it fails again
+    assert InboxMessage.objects.get(message_id="bad").attempts == 2

@@ -42,6 +42,7 @@ __all__ = [
     "JobState",
     "approve_job",
     "cancel_job",
+    "dispatch_all_tasks",
     "dispatch_queued",
     "dispatch_task",
     "get_job",
@@ -374,6 +375,13 @@ def dispatch_task(name: str) -> None:
                 _futures.append(future)
 
     transaction.on_commit(dispatch)
+
+
+def dispatch_all_tasks() -> int:
+    """Dispatch every registered task once (at start-up: whatever they drain, they drain)."""
+    for name in list(_TASKS):
+        dispatch_task(name)
+    return len(_TASKS)
 
 
 def _dispatch_on_commit(job_uuid: uuid_module.UUID) -> None:

@@ -25,7 +25,7 @@ from rollbook.jobs import api as jobs
 from rollbook.jobs.data import JobData
 from rollbook.lib import clock
 from rollbook.lib.errors import Conflict, Invalid, NotFound
-from rollbook.sis_import import parser
+from rollbook.sis_import import inbox, parser
 from rollbook.sis_import.apply import Applier, ApplyResult
 from rollbook.sis_import.config import LEARNER, SisConfig
 from rollbook.sis_import.data import PersonRecord
@@ -41,8 +41,11 @@ __all__ = [
     "approve_import",
     "discard_import",
     "errors_csv_path",
+    "inbox_counts",
     "preview_csv_path",
+    "process_messages",
     "reapply",
+    "retry_failed_messages",
     "start_import",
 ]
 
@@ -503,3 +506,18 @@ def reapply(*, actor: Actor) -> dict[str, Any]:
     applier = Applier(config=SisConfig.load(), actor=actor)
     applier.apply_all()
     return applier.result.summary()
+
+
+def retry_failed_messages(message_ids: list[str] | None = None) -> int:
+    """Failed LMB messages back in line (all, or those named)."""
+    return inbox.retry_failed(message_ids)
+
+
+def process_messages() -> int:
+    """Apply pending LMB messages now, in arrival order."""
+    return inbox.process_inbox()
+
+
+def inbox_counts() -> dict[str, int]:
+    """LMB inbox rows by state (pending, applied, failed)."""
+    return inbox.inbox_counts()
