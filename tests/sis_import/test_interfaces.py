@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -102,3 +103,30 @@ def test_cli_exit_codes_done_unusable_and_held(tmp_path: Path) -> None:
     held = _cli(tmp_path, "import", str(half), "--comprehensive")
     assert held.returncode == 2, held.stderr
     assert "rollbook sis approve" in held.stderr
+
+
+@pytest.mark.django_db
+def test_pending_and_collisions_are_listed_for_staff(staff_api: Any, api_as: Any) -> None:
+    from rollbook.audit.data import Actor
+    from rollbook.sis_import import api as sis
+
+    def run(data: bytes) -> None:
+        started = sis.start_import(
+            io.BytesIO(data), filename="f.xml", actor=Actor.system("t"), foreground=True
+        )
+        assert started.job is not None
+        jobs.run_job(started.job.uuid)
+
+    run(feed(section(), membership(member("P9"))))
+    run(feed(person("P1", email="ann@example.edu")))
+    run(feed(person("P2", email="ann@example.edu")))
+    waiting = staff_api.get("sis/pending").json()
+    assert waiting["count"] == 1
+    (item,) = waiting["items"]
+    assert (item["person_sourcedid"], item["roletype"]) == ("P9", "01")
+    assert "P9" in item["reason"]
+    held = staff_api.get("sis/collisions").json()
+    assert held["count"] == 1
+    assert held["items"][0]["sourcedid"] == "P2"
+    assert "P1" in held["items"][0]["reason"]
+    assert api_as("mary").get("sis/pending").status_code == 403

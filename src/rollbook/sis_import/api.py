@@ -25,12 +25,19 @@ from rollbook.jobs import api as jobs
 from rollbook.jobs.data import JobData
 from rollbook.lib import clock
 from rollbook.lib.errors import Conflict, Invalid, NotFound
+from rollbook.lib.pagination import Page, PageRequest, paginate
 from rollbook.sis_import import inbox, parser
 from rollbook.sis_import.apply import Applier, ApplyResult
 from rollbook.sis_import.config import LEARNER, SisConfig
-from rollbook.sis_import.data import PersonRecord
+from rollbook.sis_import.data import HeldPerson, PendingMembership, PersonRecord
 from rollbook.sis_import.errors import FeedError, SisErrorCode
-from rollbook.sis_import.models import Feed, RowState, StagedGroup, StagedMembership
+from rollbook.sis_import.models import (
+    Feed,
+    RowState,
+    StagedGroup,
+    StagedMembership,
+    StagedPerson,
+)
 from rollbook.sis_import.staging import Stager, StageResult
 
 __all__ = [
@@ -42,6 +49,8 @@ __all__ = [
     "discard_import",
     "errors_csv_path",
     "inbox_counts",
+    "list_collisions",
+    "list_pending",
     "preview_csv_path",
     "process_messages",
     "reapply",
@@ -521,3 +530,32 @@ def process_messages() -> int:
 def inbox_counts() -> dict[str, int]:
     """LMB inbox rows by state (pending, applied, failed)."""
     return inbox.inbox_counts()
+
+
+def _pending(row: StagedMembership) -> PendingMembership:
+    return PendingMembership(
+        row.group_sourcedid, row.person_sourcedid, row.roletype, row.reason, row.changed_at
+    )
+
+
+def _held(row: StagedPerson) -> HeldPerson:
+    return HeldPerson(
+        row.id,
+        row.sourcedid,
+        str(row.data.get("full_name") or ""),
+        str(row.data.get("email") or ""),
+        row.reason,
+        row.changed_at,
+    )
+
+
+def list_pending(*, page: PageRequest) -> Page[PendingMembership]:
+    """Memberships waiting for a person or a section, oldest first, with the reason."""
+    rows = StagedMembership.objects.filter(state=RowState.PENDING).order_by("changed_at", "id")
+    return paginate(rows, page, _pending)
+
+
+def list_collisions(*, page: PageRequest) -> Page[HeldPerson]:
+    """SIS persons held by an identity collision, oldest first, with both sides in the reason."""
+    rows = StagedPerson.objects.filter(state=RowState.HELD).order_by("changed_at", "id")
+    return paginate(rows, page, _held)

@@ -108,3 +108,26 @@ class RecordError:
 
 
 Record = PersonRecord | GroupRecord | MembershipRecord | RecordError
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMembership:
+    """A membership waiting for its person or section (or a held person)."""
+
+    group_sourcedid: str
+    person_sourcedid: str
+    roletype: str
+    reason: str
+    waiting_since: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPerson:
+    """An SIS person held by an identity collision: neither created nor merged."""
+
+    id: int
+    sourcedid: str
+    name: str
+    email: str
+    reason: str
+    held_since: dt.datetime

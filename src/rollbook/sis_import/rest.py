@@ -9,12 +9,13 @@ from typing import Any
 
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse
-from ninja import File, Form, Router, Schema, Status
+from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from rollbook.audit.data import Actor
 from rollbook.jobs.data import JobData
 from rollbook.lib.errors import NotFound
+from rollbook.lib.pagination import PageOut, PageQuery
 from rollbook.lib.rest import require_staff
 from rollbook.sis_import import api, inbox
 from rollbook.sis_import.errors import (
@@ -25,7 +26,13 @@ from rollbook.sis_import.errors import (
     FeedError,
     SisErrorCode,
 )
-from rollbook.sis_import.schemas import AlreadyImported, ImportAccepted, ImportStateOut
+from rollbook.sis_import.schemas import (
+    AlreadyImported,
+    CollisionOut,
+    ImportAccepted,
+    ImportStateOut,
+    PendingOut,
+)
 
 router = Router(tags=["sis"])
 
@@ -99,6 +106,21 @@ def preview_csv(request: HttpRequest, job_id: uuid.UUID) -> FileResponse:
     """Every destructive change a dry run would make (global staff)."""
     require_staff(request)
     return _report(job_id, api.preview_csv_path(job_id), "preview")
+
+
+@router.get("/sis/pending", response=PageOut[PendingOut])
+def pending(request: HttpRequest, paging: Query[PageQuery]) -> object:
+    """Memberships waiting for a person or a section, oldest first (global staff)."""
+    require_staff(request)
+    return api.list_pending(page=paging.request())
+
+
+@router.get("/sis/collisions", response=PageOut[CollisionOut])
+def collisions(request: HttpRequest, paging: Query[PageQuery]) -> object:
+    """SIS persons held by an identity collision, with the account and the other SIS person
+    they collide with in the reason (global staff)."""
+    require_staff(request)
+    return api.list_collisions(page=paging.request())
 
 
 def _state(job: JobData) -> dict[str, str]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from ninja import Schema
 
 
@@ -17,3 +19,20 @@ class ImportStateOut(Schema):
     job_id: str
     state: str
     message: str
+
+
+class PendingOut(Schema):
+    group_sourcedid: str
+    person_sourcedid: str
+    roletype: str
+    reason: str
+    waiting_since: dt.datetime
+
+
+class CollisionOut(Schema):
+    id: int
+    sourcedid: str
+    name: str
+    email: str
+    reason: str
+    held_since: dt.datetime
