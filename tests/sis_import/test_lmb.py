@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from django.test import Client, override_settings
 
 from rollbook.enrollments import api as enrollments
 from rollbook.jobs import api as jobs
-from rollbook.sis_import import inbox
+from rollbook.sis_import import inbox, lmb_auth
 from rollbook.sis_import.models import InboxMessage
 from tests.sis_import.test_pipeline import COURSE, SECTION, member, membership, person, section
 
@@ -177,3 +178,50 @@ def test_retry_through_the_api_applies_once_the_cause_is_fixed() -> None:
     assert sis.process_messages() == 1
     assert sis.inbox_counts()["failed"] == 1  # the cause is not fixed: it fails again
     assert InboxMessage.objects.get(message_id="bad").attempts == 2
+
+
+def _digest_header(
+    *,
+    password: str = "s3cret",
+    uri: str = URL,
+    algorithm: str = "MD5",
+    nonce: str | None = None,
+) -> str:
+    def h(text: str) -> str:
+        name = "md5" if algorithm == "MD5" else "sha256"
+        return hashlib.new(name, text.encode()).hexdigest()
+
+    nonce = nonce or lmb_auth.make_nonce()
+    ha1 = h(f"lmb:{lmb_auth.REALM}:{password}")
+    ha2 = h(f"POST:{uri}")
+    response = h(f"{ha1}:{nonce}:00000001:abc123:auth:{ha2}")
+    return (
+        f'Digest username="lmb", realm="{lmb_auth.REALM}", nonce="{nonce}", uri="{uri}", '
+        f'algorithm={algorithm}, qop=auth, nc=00000001, cnonce="abc123", response="{response}"'
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("algorithm", ["MD5", "SHA-256"])
+def test_digest_authentication_is_accepted(algorithm: str) -> None:
+    response = post(PERSON, auth=_digest_header(algorithm=algorithm))
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "header",
+    [
+        lambda: _digest_header(password="wrong"),
+        lambda: _digest_header(uri="/api/v1/other"),
+        lambda: _digest_header(nonce="bm90LWEtbm9uY2U="),
+        lambda: _digest_header(nonce=lmb_auth.make_nonce(now=1.0)),
+    ],
+    ids=["wrong password", "other uri", "forged nonce", "stale nonce"],
+)
+def test_bad_digest_credentials_are_401_with_both_challenges(header: Any) -> None:
+    response = post(PERSON, auth=header())
+    assert response.status_code == 401
+    challenge = response["WWW-Authenticate"]
+    assert challenge.startswith("Basic")
+    assert 'Digest realm="rollbook LMB", qop="auth"' in challenge

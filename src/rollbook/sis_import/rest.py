@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import base64
-import hmac
 import json
 import uuid
 from pathlib import Path
@@ -17,7 +15,7 @@ from rollbook.jobs.data import JobData
 from rollbook.lib.errors import NotFound
 from rollbook.lib.pagination import PageOut, PageQuery
 from rollbook.lib.rest import require_staff
-from rollbook.sis_import import api, inbox
+from rollbook.sis_import import api, inbox, lmb_auth
 from rollbook.sis_import.errors import (
     MSG_LMB_ADDRESS,
     MSG_LMB_CREDENTIALS,
@@ -156,23 +154,12 @@ def _lmb_error(status: int, code: str, message: str) -> HttpResponse:
     body = {"code": code, "message": message, "fields": {}}
     response = HttpResponse(json.dumps(body), status=status, content_type="application/json")
     if status == 401:
-        response["WWW-Authenticate"] = 'Basic realm="rollbook LMB", charset="UTF-8"'
+        response["WWW-Authenticate"] = lmb_auth.challenge()
     return response
 
 
 def _lmb_credentials_ok(request: HttpRequest) -> bool:
-    conf = settings.LMB
-    header = request.headers.get("Authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic" or not conf["USERNAME"] or not conf["PASSWORD"]:
-        return False
-    try:
-        username, _, password = base64.b64decode(encoded).decode("utf-8").partition(":")
-    except (ValueError, UnicodeDecodeError):
-        return False
-    return hmac.compare_digest(username, conf["USERNAME"]) & hmac.compare_digest(
-        password, conf["PASSWORD"]
-    )
+    return lmb_auth.authenticated(request, settings.LMB["USERNAME"], settings.LMB["PASSWORD"])
 
 
 @router.post(
