@@ -225,3 +225,21 @@ def test_bad_digest_credentials_are_401_with_both_challenges(header: Any) -> Non
     challenge = response["WWW-Authenticate"]
     assert challenge.startswith("Basic")
     assert 'Digest realm="rollbook LMB", qop="auth"' in challenge
+
+
+@pytest.mark.django_db
+def test_prune_drops_applied_rows_and_log_files_past_the_retention(tmp_path: Path) -> None:
+    import datetime as dt
+
+    post(PERSON, message_id="old")
+    post(PERSON, message_id="failed-old")
+    inbox.process_inbox()
+    InboxMessage.objects.filter(message_id="failed-old").update(state="failed")
+    long_ago = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    InboxMessage.objects.update(received_at=long_ago)
+    old_log = tmp_path / "sis" / "lmb-log" / "lmb-2020-01-01.log"
+    old_log.write_text("{}\n")
+    assert inbox.prune() == 1
+    assert list(InboxMessage.objects.values_list("message_id", flat=True)) == ["failed-old"]
+    assert not old_log.exists()
+    assert list((tmp_path / "sis" / "lmb-log").glob("lmb-*.log"))  # today's stays

@@ -22,7 +22,7 @@ from django.db.models import F
 
 from rollbook.audit import api as audit
 from rollbook.audit.data import Actor
-from rollbook.jobs.data import FINISHED_STATES, JobData, JobState
+from rollbook.jobs.data import JobData, JobState
 from rollbook.jobs.errors import (
     MAX_STORED_ERRORS,
     MSG_INVALID_JOB_STATE,
@@ -315,14 +315,22 @@ def _embedded_executor() -> ThreadPoolExecutor:
         return _executor
 
 
-def _run_in_thread(job_uuid: str) -> None:
+def _in_thread(run: Callable[[str], object], arg: str) -> None:
     close_old_connections()
     try:
-        run_job(job_uuid)
+        run(arg)
     except Exception:
-        log.exception("embedded job %s could not run", job_uuid)
+        log.exception("embedded %s(%s) failed", run.__name__, arg)
     finally:
         connection.close()
+
+
+def _submit_embedded(run: Callable[[str], object], arg: str) -> None:
+    """Run `run(arg)` on the embedded thread, tracked for `wait_for_embedded_jobs`."""
+    future = _embedded_executor().submit(_in_thread, run, arg)
+    with _executor_lock:
+        _futures[:] = [f for f in _futures if not f.done()]
+        _futures.append(future)
 
 
 def _dispatch(job_uuid: uuid_module.UUID) -> None:
@@ -331,10 +339,7 @@ def _dispatch(job_uuid: uuid_module.UUID) -> None:
 
         run_job_task.delay(str(job_uuid))
     else:
-        future = _embedded_executor().submit(_run_in_thread, str(job_uuid))
-        with _executor_lock:
-            _futures[:] = [f for f in _futures if not f.done()]
-            _futures.append(future)
+        _submit_embedded(run_job, str(job_uuid))
 
 
 _TASKS: dict[str, Callable[[], object]] = {}
@@ -350,16 +355,6 @@ def run_task(name: str) -> None:
     _TASKS[name]()
 
 
-def _run_task_in_thread(name: str) -> None:
-    close_old_connections()
-    try:
-        run_task(name)
-    except Exception:
-        log.exception("embedded task %s failed", name)
-    finally:
-        connection.close()
-
-
 def dispatch_task(name: str) -> None:
     """Run the task in the background once the current transaction commits."""
 
@@ -369,10 +364,7 @@ def dispatch_task(name: str) -> None:
 
             run_task_task.delay(name)
         else:
-            future = _embedded_executor().submit(_run_task_in_thread, name)
-            with _executor_lock:
-                _futures[:] = [f for f in _futures if not f.done()]
-                _futures.append(future)
+            _submit_embedded(run_task, name)
 
     transaction.on_commit(dispatch)
 
@@ -404,7 +396,3 @@ def wait_for_embedded_jobs(timeout: float = 30.0) -> bool:
         pending = list(_futures)
     _done, not_done = wait(pending, timeout=timeout)
     return not not_done
-
-
-def is_finished(state: str) -> bool:
-    return state in FINISHED_STATES

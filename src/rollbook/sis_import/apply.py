@@ -18,7 +18,6 @@ from functools import partial
 from typing import Any, TypeVar
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 
 from rollbook.audit.data import Actor
 from rollbook.catalog import api as catalog
@@ -630,13 +629,3 @@ def _moment(value: str | None, *, end_of_day: bool = False) -> dt.datetime | Non
     day = dt.date.fromisoformat(value[:10])
     moment = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     return moment + dt.timedelta(days=1, microseconds=-1) if end_of_day else moment
-
-
-def dirty_counts() -> dict[str, int]:
-    """How many staged rows wait, by kind (pending, held, error, new)."""
-    waiting = Q(state__in=[*DIRTY, RowState.HELD])
-    return {
-        "person": StagedPerson.objects.filter(waiting).count(),
-        "group": StagedGroup.objects.filter(waiting).count(),
-        "membership": StagedMembership.objects.filter(waiting).count(),
-    }

@@ -60,22 +60,28 @@ def accept_message(body: bytes, *, message_id: str) -> Accepted:
     """
     parser.parse_message(body, max_bytes=int(settings.LMB["MAX_BYTES"]))  # or FeedError
     text = body if SisConfig.load().local_passwords else blank_passwords(body)
-    existing = InboxMessage.objects.filter(message_id=message_id).values_list("id", flat=True)
-    if (seq := existing.first()) is not None:
-        _log(message_id, "duplicate", None)
-        return Accepted(message_id, seq, duplicate=True)
-    try:
-        with transaction.atomic():
-            row = InboxMessage.objects.create(
-                message_id=message_id, received_at=clock.now(), body=text
-            )
-            jobs.dispatch_task(PROCESS_TASK)
-    except IntegrityError:  # the same id, posted twice at once
-        seq = InboxMessage.objects.filter(message_id=message_id).values_list("id", flat=True)[0]
-        _log(message_id, "duplicate", None)
-        return Accepted(message_id, seq, duplicate=True)
-    _log(message_id, "accepted", text)
-    return Accepted(message_id, row.id, duplicate=False)
+    seq = _recorded(message_id)
+    if seq is None:
+        try:
+            with transaction.atomic():
+                row = InboxMessage.objects.create(
+                    message_id=message_id, received_at=clock.now(), body=text
+                )
+                jobs.dispatch_task(PROCESS_TASK)
+        except IntegrityError:  # the same id, posted twice at once
+            seq = _recorded(message_id)
+        else:
+            _log(message_id, "accepted", text)
+            return Accepted(message_id, row.id, duplicate=False)
+    if seq is None:  # pragma: no cover (the IntegrityError says the row exists)
+        raise RuntimeError(f"message {message_id} conflicted but is not recorded")
+    _log(message_id, "duplicate", None)
+    return Accepted(message_id, seq, duplicate=True)
+
+
+def _recorded(message_id: str) -> int | None:
+    """The inbox id of a message already recorded under this id, or None."""
+    return InboxMessage.objects.filter(message_id=message_id).values_list("id", flat=True).first()
 
 
 @contextmanager
