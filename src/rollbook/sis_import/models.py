@@ -15,10 +15,16 @@ class RowState(models.TextChoices):
     NEW = "new"  # staged, not applied yet
     APPLIED = "applied"
     PENDING = "pending"  # waits for a record that has not arrived (reason says which)
-    HELD = "held"  # identity collision: neither created nor merged
+    HELD = "held"  # a person: identity collision; a membership drop: live drop safety
     FILTERED = "filtered"  # its term is filtered out; `rollbook sis reapply` revisits it
     SKIPPED = "skipped"  # nothing to do (an unmapped roletype); reason says why
     ERROR = "error"
+
+
+class CollisionKind(models.TextChoices):
+    USERNAME = "username", "username taken"
+    EMAIL = "email", "email taken"
+    SCTID = "sctid", "SCTID on another person"
 
 
 class Feed(models.Model):
@@ -65,6 +71,20 @@ class StagedPerson(_Staged):
         related_name="+",
         help_text="The account this SIS person is linked to.",
     )
+    # While held by an identity collision: what collided, with which account, and the SIS
+    # person that account is already linked to.
+    collision_kind = models.CharField(
+        max_length=16, choices=CollisionKind.choices, blank=True, default=""
+    )
+    collision_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The existing account the held person collides with.",
+    )
+    collision_person = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -144,6 +164,9 @@ class InboxState(models.TextChoices):
     PENDING = "pending"
     APPLIED = "applied"
     FAILED = "failed"
+    # Waits behind an earlier failed message about the same entity; goes back in line when
+    # that one is retried.
+    BLOCKED = "blocked"
 
 
 class InboxMessage(models.Model):
@@ -156,9 +179,51 @@ class InboxMessage(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     applied_at = models.DateTimeField(null=True, blank=True)
+    # The entities the message is about ("person:<id>", "group:<id>", "membership:<g>|<p>"),
+    # filled when it is first processed: a failed message holds back later ones on these.
+    entities = models.JSONField(default=list, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["state", "id"], name="sis_inbox_state_idx")]
 
     def __str__(self) -> str:
         return f"{self.message_id} ({self.state})"
+
+
+class InboxTally(models.Model):
+    """Running totals that outlive pruned inbox rows (for the Prometheus counters)."""
+
+    name = models.CharField(max_length=32, unique=True)
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class CrossList(models.Model):
+    """A cross-listed section: the parent course its child sections feed."""
+
+    sourcedid = models.CharField(max_length=255, unique=True)
+    course_key = models.CharField(max_length=255, blank=True)
+    term = models.CharField(max_length=255, blank=True)
+    # The title the feed last gave the parent: a different title there now means someone
+    # edited it by hand, and the template leaves it alone from then on.
+    applied_title = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.sourcedid} -> {self.course_key}"
+
+
+class TermDropHold(models.Model):
+    """Live-feed drop safety for one term: drops past the threshold within the window are
+    held (their membership rows wait as held) until someone approves or discards them."""
+
+    term = models.CharField(max_length=255, unique=True)
+    held_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    # Drops counted from this moment on (set when a hold is approved).
+    window_start = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.term} ({'held' if self.held_at else 'open'})"
