@@ -172,6 +172,10 @@ LMB: dict[str, Any] = {
     "MAX_BYTES": _env_int("ROLLBOOK_LMB_MAX_BYTES", 1024 * 1024),
     "LOG_XML": _env_bool("ROLLBOOK_LMB_LOG_XML", True),
     "RETENTION_DAYS": _env_int("ROLLBOOK_LMB_RETENTION_DAYS", 30),
+    # Synchronous mode: apply each message before answering; 500 when it fails (LMB retries)
+    # unless SYNC_200_ON_ERROR, which answers 200 and leaves the failure to rollbook.
+    "SYNC": _env_bool("ROLLBOOK_LMB_SYNC", False),
+    "SYNC_200_ON_ERROR": _env_bool("ROLLBOOK_LMB_SYNC_200_ON_ERROR", False),
 }
 
 # ---------------------------------------------------------------- Django

@@ -173,7 +173,7 @@ def test_retry_through_the_api_applies_once_the_cause_is_fixed() -> None:
     post(enterprise(membership(member("P1"))), message_id="early")  # no section yet: waits
     post(enterprise("<person><name><fn>No id</fn></name></person>"), message_id="bad")
     assert sis.process_messages() == 2
-    assert sis.inbox_counts() == {"pending": 0, "applied": 1, "failed": 1}
+    assert sis.inbox_counts() == {"pending": 0, "applied": 1, "failed": 1, "blocked": 0}
     assert sis.retry_failed_messages() == 1
     assert sis.process_messages() == 1
     assert sis.inbox_counts()["failed"] == 1  # the cause is not fixed: it fails again
@@ -186,6 +186,8 @@ def _digest_header(
     uri: str = URL,
     algorithm: str = "MD5",
     nonce: str | None = None,
+    nc: str = "00000001",
+    qop: str = "auth",
 ) -> str:
     def h(text: str) -> str:
         name = "md5" if algorithm == "MD5" else "sha256"
@@ -194,10 +196,10 @@ def _digest_header(
     nonce = nonce or lmb_auth.make_nonce()
     ha1 = h(f"lmb:{lmb_auth.REALM}:{password}")
     ha2 = h(f"POST:{uri}")
-    response = h(f"{ha1}:{nonce}:00000001:abc123:auth:{ha2}")
+    response = h(f"{ha1}:{nonce}:{nc}:abc123:auth:{ha2}" if qop else f"{ha1}:{nonce}:{ha2}")
     return (
         f'Digest username="lmb", realm="{lmb_auth.REALM}", nonce="{nonce}", uri="{uri}", '
-        f'algorithm={algorithm}, qop=auth, nc=00000001, cnonce="abc123", response="{response}"'
+        f'algorithm={algorithm}, qop={qop}, nc={nc}, cnonce="abc123", response="{response}"'
     )
 
 
@@ -216,8 +218,9 @@ def test_digest_authentication_is_accepted(algorithm: str) -> None:
         lambda: _digest_header(uri="/api/v1/other"),
         lambda: _digest_header(nonce="bm90LWEtbm9uY2U="),
         lambda: _digest_header(nonce=lmb_auth.make_nonce(now=1.0)),
+        lambda: _digest_header(qop=""),
     ],
-    ids=["wrong password", "other uri", "forged nonce", "stale nonce"],
+    ids=["wrong password", "other uri", "forged nonce", "stale nonce", "no qop (RFC 2069)"],
 )
 def test_bad_digest_credentials_are_401_with_both_challenges(header: Any) -> None:
     response = post(PERSON, auth=header())
@@ -225,6 +228,21 @@ def test_bad_digest_credentials_are_401_with_both_challenges(header: Any) -> Non
     challenge = response["WWW-Authenticate"]
     assert challenge.startswith("Basic")
     assert 'Digest realm="rollbook LMB", qop="auth"' in challenge
+
+
+@pytest.mark.django_db
+def test_a_replayed_digest_nonce_count_is_refused() -> None:
+    nonce = lmb_auth.make_nonce()
+    first = _digest_header(nonce=nonce)
+    assert post(PERSON, auth=first, message_id="m-1").status_code == 200
+    replay = post(PERSON, auth=first, message_id="m-2")
+    assert replay.status_code == 401
+    # The client's next request on the same nonce counts up, and is accepted.
+    assert (
+        post(PERSON, auth=_digest_header(nonce=nonce, nc="00000002"), message_id="m-3").status_code
+        == 200
+    )
+    assert lmb_auth.make_nonce() != lmb_auth.make_nonce()  # two nonces in one second differ
 
 
 @pytest.mark.django_db

@@ -174,11 +174,19 @@ class Applier:
         actor: Actor,
         passwords: dict[str, str] | None = None,
         result: ApplyResult | None = None,
+        live: bool = False,
     ) -> None:
         self.config = config
         self.actor = actor
         self.passwords = passwords or {}
         self.result = result or ApplyResult()
+        # A file import revisits everything dirty (new, pending, in error); the live feed
+        # applies what its messages staged and wakes only the memberships that waited for a
+        # person or a section applied now, so a message costs the same however much waits.
+        self.live = live
+        self.states: tuple[str, ...] = (RowState.NEW,) if live else DIRTY
+        self.applied_persons: set[str] = set()
+        self.applied_groups: set[str] = set()
 
     # ------------------------------------------------------------ entry points
 
@@ -188,6 +196,8 @@ class Applier:
             ("group", self.apply_groups),
             ("membership", self.apply_memberships),
         ):
+            if kind == "membership" and self.live:
+                wake_memberships(persons=self.applied_persons, groups=self.applied_groups)
             done = step()
             if progress:
                 progress(kind, done)
@@ -198,12 +208,14 @@ class Applier:
         are created together (`people.create_users`: three INSERTs for the batch); the others
         (updates, links to existing accounts, collisions, deletes) go one by one."""
         done = 0
-        for batch in _batches(StagedPerson.objects.filter(state__in=DIRTY)):
+        for batch in _batches(StagedPerson.objects.filter(state__in=self.states)):
             done += len(batch)
             created = self._create_new_persons(batch)
             for row in batch:
                 if row.id not in created:
                     self._one(row, "person", self._apply_person)
+                if row.state == RowState.APPLIED:
+                    self.applied_persons.add(row.sourcedid)
         return done
 
     def _create_new_persons(self, batch: list[StagedPerson]) -> set[int]:
@@ -276,9 +288,11 @@ class Applier:
 
     def apply_groups(self) -> int:
         done = 0
-        for batch in _batches(StagedGroup.objects.filter(state__in=DIRTY)):
+        for batch in _batches(StagedGroup.objects.filter(state__in=self.states)):
             for row in batch:
                 self._one(row, "group", self._apply_group)
+                if row.state == RowState.APPLIED:
+                    self.applied_groups.add(row.sourcedid)
                 done += 1
         return done
 
@@ -288,7 +302,7 @@ class Applier:
         `enrollments.api.apply_sources` (a handful of queries for the whole course); roles go
         one by one through the roles API; the rows' new states are written in one UPDATE."""
         done = 0
-        for batch in _batches(StagedMembership.objects.filter(state__in=DIRTY)):
+        for batch in _batches(StagedMembership.objects.filter(state__in=self.states)):
             persons = {
                 p.sourcedid: p
                 for p in StagedPerson.objects.filter(
@@ -601,6 +615,20 @@ class Applier:
         return RowState.APPLIED, ""
 
     # ------------------------------------------------------------ memberships
+
+
+def wake_memberships(*, persons: Iterable[str] = (), groups: Iterable[str] = ()) -> int:
+    """Memberships that wait for one of these persons or sections go back in line (new)."""
+    woken = 0
+    for field_name, keys in (
+        ("person_sourcedid", list(persons)),
+        ("group_sourcedid", list(groups)),
+    ):
+        for start in range(0, len(keys), BATCH):
+            woken += StagedMembership.objects.filter(
+                state=RowState.PENDING, **{f"{field_name}__in": keys[start : start + BATCH]}
+            ).update(state=RowState.NEW)
+    return woken
 
 
 def _save_states(model: type[Any], rows: list[Any], *, with_user: bool = False) -> None:

@@ -26,6 +26,7 @@ class SisErrorCode(StrEnum):
     # The live LMB endpoint.
     LMB_DISABLED = "lmb_disabled"
     NO_MESSAGE_ID = "no_message_id"
+    LMB_APPLY_FAILED = "lmb_apply_failed"  # synchronous mode: the message failed
 
 
 # FeedError messages.

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Sum
 
 from rollbook.audit.data import Actor
 from rollbook.jobs import api as jobs
@@ -29,12 +31,23 @@ from rollbook.lib import clock
 from rollbook.sis_import import parser
 from rollbook.sis_import.apply import Applier
 from rollbook.sis_import.config import SisConfig
-from rollbook.sis_import.models import InboxMessage, InboxState
+from rollbook.sis_import.data import (
+    GroupRecord,
+    IdType,
+    MembershipRecord,
+    PersonRecord,
+    Record,
+    RecordError,
+)
+from rollbook.sis_import.errors import FeedError
+from rollbook.sis_import.models import InboxMessage, InboxState, InboxTally
 from rollbook.sis_import.staging import Stager
 
 log = logging.getLogger(__name__)
 
 PROCESS_TASK = "sis.process_inbox"
+BATCH = 200  # messages staged and applied in one transaction
+_ONE_AT_A_TIME = ("person:", "group:")
 _ADVISORY_KEY = 7_301_446_511  # "rollbook LMB inbox"
 _local_lock = threading.Lock()
 _PASSWORD = re.compile(rb"""(\bpassword\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
@@ -52,11 +65,11 @@ def blank_passwords(xml: bytes) -> bytes:
     return _PASSWORD.sub(lambda m: m.group(1) + m.group(2) + m.group(2), xml)
 
 
-def accept_message(body: bytes, *, message_id: str) -> Accepted:
+def accept_message(body: bytes, *, message_id: str, dispatch: bool = True) -> Accepted:
     """Validate one message and record it durably; the same id again is a duplicate.
 
     Raises FeedError for malformed or hostile XML (nothing recorded). Processing is dispatched
-    once the record is committed.
+    once the record is committed (unless the caller applies it itself: synchronous mode).
     """
     parser.parse_message(body, max_bytes=int(settings.LMB["MAX_BYTES"]))  # or FeedError
     text = body if SisConfig.load().local_passwords else blank_passwords(body)
@@ -67,7 +80,8 @@ def accept_message(body: bytes, *, message_id: str) -> Accepted:
                 row = InboxMessage.objects.create(
                     message_id=message_id, received_at=clock.now(), body=text
                 )
-                jobs.dispatch_task(PROCESS_TASK)
+                if dispatch:
+                    jobs.dispatch_task(PROCESS_TASK)
         except IntegrityError:  # the same id, posted twice at once
             seq = _recorded(message_id)
         else:
@@ -106,55 +120,215 @@ def _single_processor() -> Iterator[bool]:
             _local_lock.release()
 
 
-def process_inbox(*, limit: int | None = None) -> int:
+def process_inbox(*, limit: int | None = None, until: int | None = None) -> int:
     """Apply pending messages in arrival order; returns how many were processed. A caller that
-    finds another processor at work returns 0 at once (that one drains the inbox)."""
+    finds another processor at work returns 0 at once (that one drains the inbox).
+
+    `until` stops after the message with that inbox id (synchronous mode)."""
     done = 0
     with _single_processor() as mine:
         if not mine:
             return 0
-        config = SisConfig.load()
-        while limit is None or done < limit:
-            row = InboxMessage.objects.filter(state=InboxState.PENDING).order_by("id").first()
-            if row is None:
-                break
-            _apply_one(row, config)
-            done += 1
+        done = _drain(limit=limit, until=until)
+        _prune_when_due()
     return done
 
 
-def _apply_one(row: InboxMessage, config: SisConfig) -> None:
-    actor = Actor.system(f"lmb:{row.message_id}")
-    row.attempts += 1
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    state: str
+    error: str
+
+
+def apply_now(accepted: Accepted, *, timeout: float = 30.0) -> Outcome:
+    """Synchronous mode: apply the inbox up to this message before answering, and say how it
+    went. The same id posted again after a failure is LMB retrying: it is applied again."""
+    if accepted.duplicate:
+        InboxMessage.objects.filter(id=accepted.seq, state=InboxState.FAILED).update(
+            state=InboxState.PENDING
+        )
+    deadline = time.monotonic() + timeout
+    while True:
+        with _single_processor() as mine:
+            if mine:
+                _drain(limit=None, until=accepted.seq)
+                break
+        if time.monotonic() > deadline:
+            break  # another processor holds the inbox: the message stays pending
+        time.sleep(0.02)
+    state, error = InboxMessage.objects.filter(id=accepted.seq).values_list("state", "error").get()
+    if state == InboxState.PENDING:
+        error = "another processor is busy: the message is queued and will be applied"
+    return Outcome(state, error)
+
+
+def _drain(*, limit: int | None, until: int | None) -> int:
+    config = SisConfig.load()
+    blocked = _blocked_entities()
+    done = 0
+    while limit is None or done < limit:
+        size = BATCH if limit is None else min(BATCH, limit - done)
+        rows = InboxMessage.objects.filter(state=InboxState.PENDING)
+        if until is not None:
+            rows = rows.filter(id__lte=until)
+        batch = list(rows.order_by("id")[:size])
+        if not batch:
+            break
+        _apply_batch(batch, config, blocked)
+        done += len(batch)
+    return done
+
+
+@dataclass
+class _Parsed:
+    row: InboxMessage
+    records: list[Record]
+    entities: list[str]
+    error: str = ""
+
+
+def _parse(row: InboxMessage) -> _Parsed:
+    try:
+        records = parser.parse_message(bytes(row.body), max_bytes=len(row.body) + 1)
+    except FeedError as exc:
+        return _Parsed(row, [], [], error=f"{exc.code}: {exc.message}")
+    entities = message_entities(records)
+    for record in records:
+        if isinstance(record, RecordError):
+            where = f" (line {record.line})" if record.line else ""
+            return _Parsed(row, records, entities, error=f"{record.code}: {record.message}{where}")
+    return _Parsed(row, records, entities)
+
+
+def message_entities(records: list[Record]) -> list[str]:
+    """What a message is about, by natural key: a failed message holds back later messages
+    about any of these until it is retried."""
+    keys: list[str] = []
+    for record in records:
+        if isinstance(record, PersonRecord):
+            keys.append(f"person:{record.sourcedid}")
+        elif isinstance(record, GroupRecord):
+            keys.append(f"group:{record.sourcedid}")
+        elif isinstance(record, MembershipRecord):
+            for member in record.members:
+                if member.idtype == IdType.GROUP:
+                    keys.append(f"crosslist:{record.group_sourcedid}|{member.sourcedid}")
+                else:
+                    keys.append(
+                        f"membership:{record.group_sourcedid}|{member.sourcedid}|{member.roletype}"
+                    )
+        elif record.record_id:
+            keys.append(f"{record.kind}:{record.record_id}")
+    return sorted(set(keys))
+
+
+def _blocked_entities() -> set[str]:
+    blocked: set[str] = set()
+    for entities in InboxMessage.objects.filter(
+        state__in=(InboxState.FAILED, InboxState.BLOCKED)
+    ).values_list("entities", flat=True):
+        blocked.update(entities or ())
+    return blocked
+
+
+def _apply_batch(batch: list[InboxMessage], config: SisConfig, blocked: set[str]) -> None:
+    """Messages behind a failed one about the same entity wait (blocked); those that cannot
+    be read fail alone; the rest are staged and applied together in one transaction. When
+    that fails, each is applied alone, so that the one at fault fails alone."""
+    ready: list[_Parsed] = []
+    seen: set[str] = set()
+    for row in batch:
+        parsed = _parse(row)
+        # A person or a section already in this batch: the batch is applied first, so that a
+        # record is applied as it was (an account's username comes from its first record).
+        repeats = {key for key in parsed.entities if key.startswith(_ONE_AT_A_TIME)} & seen
+        if repeats and ready:
+            _apply_ready(ready, config, blocked)
+            ready, seen = [], set()
+        if blocked.intersection(parsed.entities):
+            _settle(row, InboxState.BLOCKED, "waits behind a failed message", parsed.entities)
+            blocked.update(parsed.entities)
+        elif parsed.error:
+            _settle(row, InboxState.FAILED, parsed.error, parsed.entities, attempted=True)
+            blocked.update(parsed.entities)
+        else:
+            ready.append(parsed)
+            seen.update(parsed.entities)
+    _apply_ready(ready, config, blocked)
+
+
+def _apply_ready(ready: list[_Parsed], config: SisConfig, blocked: set[str]) -> None:
+    if not ready:
+        return
     try:
         with transaction.atomic():
-            records = parser.parse_message(bytes(row.body), max_bytes=len(row.body) + 1)
-            stager = Stager(changed_by=f"lmb:{row.message_id}", now=clock.now())
-            staged = stager.add_all(records)
-            applier = Applier(config=config, actor=actor)
-            applier.apply_all()
-            if staged.errors:
-                first = staged.errors[0]
-                raise ValueError(f"{first.code}: {first.message} (line {first.line})")
+            _stage_and_apply(ready, config)
     except Exception as exc:
-        log.warning("LMB message %s failed: %s", row.message_id, exc)
-        row.state = InboxState.FAILED
-        row.error = f"{type(exc).__name__}: {exc}"
-    else:
-        row.state = InboxState.APPLIED
-        row.error = ""
-        row.applied_at = clock.now()
-    row.save(update_fields=["state", "error", "attempts", "applied_at"])
-    _log(row.message_id, row.state, None, error=row.error)
+        if len(ready) == 1:
+            _settle(
+                ready[0].row,
+                InboxState.FAILED,
+                f"{type(exc).__name__}: {exc}",
+                ready[0].entities,
+                attempted=True,
+            )
+            blocked.update(ready[0].entities)
+            return
+        for parsed in ready:  # one by one: the one at fault fails alone
+            if blocked.intersection(parsed.entities):
+                _settle(
+                    parsed.row, InboxState.BLOCKED, "waits behind a failed message", parsed.entities
+                )
+                blocked.update(parsed.entities)
+                continue
+            _apply_batch([parsed.row], config, blocked)
+        return
+    _mark_applied([parsed.row for parsed in ready])
+
+
+def _stage_and_apply(ready: list[_Parsed], config: SisConfig) -> None:
+    first, last = ready[0].row.message_id, ready[-1].row.message_id
+    source = f"lmb:{first}" if len(ready) == 1 else f"lmb:{first}..{last}"
+    stager = Stager(changed_by=source[:128], now=clock.now())
+    for parsed in ready:
+        stager.changed_by = f"lmb:{parsed.row.message_id}"[:128]
+        for record in parsed.records:
+            stager.add(record)
+    stager.flush()
+    Applier(config=config, actor=Actor.system(source[:128]), live=True).apply_all()
+
+
+def _settle(
+    row: InboxMessage, state: str, error: str, entities: list[str], *, attempted: bool = False
+) -> None:
+    if state == InboxState.FAILED:
+        log.warning("LMB message %s failed: %s", row.message_id, error)
+    row.state = state
+    row.error = error
+    row.entities = entities
+    row.attempts += 1 if attempted else 0
+    row.save(update_fields=["state", "error", "entities", "attempts"])
+    _log(row.message_id, state, None, error=error)
+
+
+def _mark_applied(rows: list[InboxMessage]) -> None:
+    now = clock.now()
+    InboxMessage.objects.filter(id__in=[row.id for row in rows]).update(
+        state=InboxState.APPLIED, error="", applied_at=now, attempts=F("attempts") + 1
+    )
+    _log_many([(row.message_id, InboxState.APPLIED.value) for row in rows])
 
 
 def retry_failed(message_ids: list[str] | None = None) -> int:
-    """Put failed messages back in line (all of them, or those named); returns how many."""
+    """Put failed messages back in line (all of them, or those named), with the messages that
+    wait behind them; returns how many failed ones were put back."""
     rows = InboxMessage.objects.filter(state=InboxState.FAILED)
     if message_ids:
         rows = rows.filter(message_id__in=message_ids)
     count = rows.update(state=InboxState.PENDING)
     if count:
+        # Blocked messages go back in line too: behind a failure that remains they block again.
+        InboxMessage.objects.filter(state=InboxState.BLOCKED).update(state=InboxState.PENDING)
         jobs.dispatch_task(PROCESS_TASK)
     return count
 
@@ -164,12 +338,19 @@ def inbox_counts() -> dict[str, int]:
 
 
 def prune(*, now: dt.datetime | None = None) -> int:
-    """Applied inbox rows and log files older than the retention period go."""
+    """Applied inbox rows and log files older than the retention period go; what they
+    counted is added to the running tallies first (the metrics' counters never go back)."""
     now = now or clock.now()
     cutoff = now - dt.timedelta(days=int(settings.LMB["RETENTION_DAYS"]))
-    deleted, _ = InboxMessage.objects.filter(
-        state=InboxState.APPLIED, received_at__lt=cutoff
-    ).delete()
+    old = InboxMessage.objects.filter(state=InboxState.APPLIED, received_at__lt=cutoff)
+    with transaction.atomic():
+        totals = old.aggregate(rows=Count("id"), attempts=Sum("attempts"))
+        rows = int(totals["rows"] or 0)
+        if rows:
+            _add_tally("pruned_accepted", rows)
+            _add_tally("pruned_applied", rows)
+            _add_tally("pruned_failed_attempts", int(totals["attempts"] or 0) - rows)
+        deleted, _ = old.delete()
     for path in _log_dir().glob("lmb-*.log"):
         day = path.stem.removeprefix("lmb-")
         try:
@@ -178,6 +359,31 @@ def prune(*, now: dt.datetime | None = None) -> int:
         except ValueError:
             continue
     return deleted
+
+
+def _add_tally(name: str, amount: int) -> None:
+    tally, _ = InboxTally.objects.select_for_update().get_or_create(name=name)
+    tally.value = F("value") + amount
+    tally.save(update_fields=["value"])
+
+
+PRUNE_EVERY = dt.timedelta(hours=6)
+
+
+def _prune_when_due() -> None:
+    """The processor prunes now and then (at most every six hours), so no cron is needed."""
+    now = clock.now()
+    stamp = int(now.timestamp())
+    with transaction.atomic():
+        last, _ = InboxTally.objects.select_for_update().get_or_create(name="last_pruned_at")
+        if stamp - last.value < PRUNE_EVERY.total_seconds():
+            return
+        last.value = stamp
+        last.save(update_fields=["value"])
+    try:
+        prune(now=now)
+    except Exception:  # pruning must never stop the feed; it is retried next time
+        log.exception("pruning the LMB inbox failed")
 
 
 def _log_dir() -> Path:
@@ -196,3 +402,14 @@ def _log(message_id: str, outcome: str, xml: bytes | None, *, error: str = "") -
         entry["xml"] = blank_passwords(xml).decode("utf-8", errors="replace")
     with (_log_dir() / f"lmb-{now.date().isoformat()}.log").open("a") as handle:
         handle.write(json.dumps(entry) + "\n")
+
+
+def _log_many(events: list[tuple[str, str]]) -> None:
+    """Several outcomes at once (one write)."""
+    now = clock.now().isoformat()
+    lines = "".join(
+        json.dumps({"time": now, "message_id": message_id, "outcome": outcome}) + "\n"
+        for message_id, outcome in events
+    )
+    with (_log_dir() / f"lmb-{clock.now().date().isoformat()}.log").open("a") as handle:
+        handle.write(lines)

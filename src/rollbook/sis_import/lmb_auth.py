@@ -1,7 +1,10 @@
 """HTTP Basic and Digest (RFC 7616: MD5 or SHA-256, qop=auth) for the LMB endpoint.
 
-Nonces are stateless: the time they were made and an HMAC of it under the secret key, valid
-for five minutes, so that any web process can check a nonce another one made.
+Nonces are stateless: the time they were made, a random salt and an HMAC of both under the
+secret key, valid for five minutes, so that any web process can check a nonce another one
+made. A nonce count (nc) is accepted once per nonce and client nonce: the pairs seen are kept
+in the cache (Redis when configured, shared by every process) for the nonce's lifetime, so a
+captured request cannot be replayed.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ import base64
 import hashlib
 import hmac
 import re
+import secrets
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
 
 REALM = "rollbook LMB"
@@ -30,18 +35,24 @@ def _mac(stamp: str) -> str:
 
 
 def make_nonce(now: float | None = None) -> str:
-    stamp = str(int(now if now is not None else time.time()))
+    stamp = f"{int(now if now is not None else time.time())}.{secrets.token_hex(8)}"
     return base64.urlsafe_b64encode(f"{stamp}:{_mac(stamp)}".encode()).decode()
 
 
 def nonce_fresh(nonce: str, now: float | None = None) -> bool:
     try:
         stamp, _, mac = base64.urlsafe_b64decode(nonce.encode()).decode().partition(":")
-        made = int(stamp)
+        made = int(stamp.split(".", 1)[0])
     except (ValueError, UnicodeDecodeError):
         return False
     age = (now if now is not None else time.time()) - made
     return hmac.compare_digest(mac, _mac(stamp)) and 0 <= age <= NONCE_SECONDS
+
+
+def _first_use(nonce: str, nc: str, cnonce: str) -> bool:
+    """True the first time this nonce count is presented with this nonce; False on a replay."""
+    key = "lmb-nc:" + hashlib.sha256(f"{nonce}:{nc.lower()}:{cnonce}".encode()).hexdigest()
+    return bool(cache.add(key, 1, timeout=NONCE_SECONDS + 60))
 
 
 def challenge() -> str:
@@ -84,12 +95,11 @@ def _digest_ok(request: HttpRequest, header: str, username: str, password: str) 
         return False
     ha1 = digest(f"{username}:{REALM}:{password}")
     ha2 = digest(f"{request.method}:{params['uri']}")
-    if params.get("qop") == "auth":
-        if not params.get("nc") or not params.get("cnonce"):
-            return False
-        expected = digest(f"{ha1}:{params['nonce']}:{params['nc']}:{params['cnonce']}:auth:{ha2}")
-    else:
-        expected = digest(f"{ha1}:{params['nonce']}:{ha2}")
-    return hmac.compare_digest(params["username"], username) & hmac.compare_digest(
+    # RFC 7616 requires qop; without it (RFC 2069) a response could be replayed freely.
+    if params.get("qop") != "auth" or not params.get("nc") or not params.get("cnonce"):
+        return False
+    expected = digest(f"{ha1}:{params['nonce']}:{params['nc']}:{params['cnonce']}:auth:{ha2}")
+    valid = hmac.compare_digest(params["username"], username) & hmac.compare_digest(
         params["response"], expected
     )
+    return valid and _first_use(params["nonce"], params["nc"], params["cnonce"])

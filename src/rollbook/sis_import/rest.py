@@ -194,13 +194,16 @@ def lmb_message(request: HttpRequest) -> Any:
     )
     if not message_id:
         return _lmb_error(400, SisErrorCode.NO_MESSAGE_ID, MSG_NO_MESSAGE_ID)
+    sync = bool(conf["SYNC"])
     try:
-        accepted = inbox.accept_message(request.body, message_id=message_id)
+        accepted = inbox.accept_message(request.body, message_id=message_id, dispatch=not sync)
     except FeedError as exc:
         where = f" (line {exc.line}, column {exc.column})" if exc.line else ""
         return _lmb_error(400, exc.code, exc.message + where)
-    return {
-        "status": "duplicate" if accepted.duplicate else "accepted",
-        "message_id": accepted.message_id,
-        "seq": accepted.seq,
-    }
+    status = "duplicate" if accepted.duplicate else "accepted"
+    if sync:
+        outcome = inbox.apply_now(accepted)
+        status = outcome.state
+        if outcome.state != "applied" and not conf["SYNC_200_ON_ERROR"]:
+            return _lmb_error(500, SisErrorCode.LMB_APPLY_FAILED, outcome.error)
+    return {"status": status, "message_id": accepted.message_id, "seq": accepted.seq}

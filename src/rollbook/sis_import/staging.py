@@ -269,6 +269,7 @@ class Stager:
         values["digest"] = _fingerprint(raw)
         values[_RAW] = raw  # the JSON text, stored as is by the fast insert
         values["state"] = RowState.NEW.value  # new or changed: apply takes it
+        values["changed_by"] = self.changed_by  # per record: a live batch names each message
         buffer = self._buffers[kind]
         buffer[key] = values  # a later record for the same key in one batch wins
         if len(buffer) >= BATCH:
@@ -325,9 +326,7 @@ class Stager:
                 continue
             else:
                 fields = {name: value for name, value in values.items() if name != _RAW}
-                updates.append(
-                    spec.model(id=row[0], **fields, changed_by=self.changed_by, changed_at=self.now)
-                )
+                updates.append(spec.model(id=row[0], **fields, changed_at=self.now))
                 counts.updated += 1
             if self.on_change:
                 self.on_change(kind, key)
@@ -359,9 +358,7 @@ class Stager:
                 names.append(_RAW)
                 continue
             names.append(name)
-            if name == "changed_by":
-                constants[name] = self.changed_by
-            elif name == "changed_at":
+            if name == "changed_at":
                 constants[name] = model_field.get_db_prep_save(self.now, connection=connection)
             elif name not in rows[0]:
                 default = model_field.get_default()
