@@ -305,6 +305,59 @@ def cmd_sis_retry(args: argparse.Namespace) -> int:
     return 0 if counts.get("failed", 0) == 0 else 1
 
 
+def cmd_sis_monitor(args: argparse.Namespace) -> int:
+    """Check the LMB feed, for cron: exit 0 when it is fine, 2 when it is stale, 1 when the
+    check itself cannot be made (a wrong setting, a mail not sent). With --mail, a stale feed
+    is also mailed to ROLLBOOK_SIS_MONITOR_MAIL_TO (one mail a run)."""
+    _setup_django()
+    import json
+
+    from django.core.exceptions import ImproperlyConfigured
+    from rich.markup import escape
+    from rich.table import Table
+
+    from rollbook.lib.errors import RollbookError
+    from rollbook.sis_import import api as sis
+    from rollbook.sis_import.errors import MSG_NO_ALERT_RECIPIENTS
+
+    try:
+        if args.mail and not sis.alert_recipients():
+            err.print(f"[red]error[/]: --mail: {MSG_NO_ALERT_RECIPIENTS}")
+            return 1
+        status = sis.feed_status()
+    except ImproperlyConfigured as exc:
+        err.print(f"[red]error[/]: {escape(str(exc))}")
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps(status.as_dict()) + "\n")
+    else:
+        last = status.last_message_at
+        table = Table("what", "value", title=f"LMB feed: {'STALE' if status.stale else 'ok'}")
+        for what, value in (
+            ("stale", f"yes: {status.reason}" if status.stale else "no"),
+            ("last message", f"{last:%Y-%m-%d %H:%M:%S %Z}" if last else "never"),
+            ("messages in the last hour", f"{status.messages_last_hour:,}"),
+            ("memberships pending", f"{status.pending:,}"),
+            ("failed messages", f"{status.failed:,}"),
+            ("identity collisions", f"{status.collisions:,}"),
+            ("inbox depth", f"{status.inbox_depth:,}"),
+            ("apply lag", f"{status.apply_lag_seconds:,.0f} s"),
+            ("in business hours", "yes" if status.in_business_hours else "no"),
+        ):
+            table.add_row(what, escape(value))
+        Console().print(table)
+    if not status.stale:
+        return 0
+    if args.mail:
+        try:
+            recipients = sis.send_stale_alert(status)
+        except (RollbookError, OSError) as exc:  # smtplib's errors are OSErrors
+            err.print(f"[red]error[/]: the alert mail was not sent: {escape(str(exc))}")
+            return 1
+        err.print(f"stale: mailed {', '.join(recipients)}")
+    return 2
+
+
 def cmd_manage(args: argparse.Namespace, rest: Sequence[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rollbook.settings")
     from django.core.management import execute_from_command_line
@@ -375,6 +428,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sis.add_parser("retry", help="retry failed LMB messages (all, or the ids given)")
     p.add_argument("message_ids", nargs="*", metavar="MESSAGE_ID")
     p.set_defaults(func=cmd_sis_retry)
+    p = sis.add_parser(
+        "monitor", help="check the LMB feed: exit 0 fine, 2 stale (for cron), 1 cannot check"
+    )
+    p.add_argument(
+        "--mail", action="store_true", help="when stale, mail ROLLBOOK_SIS_MONITOR_MAIL_TO"
+    )
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.set_defaults(func=cmd_sis_monitor)
 
     sub.add_parser("manage", help="Django management commands (rollbook manage help)")
     return parser

@@ -156,6 +156,22 @@ SIS: dict[str, Any] = {
         "01:learner,04:learner,02:instructor,03:staff,05:staff,07:staff,08:limited_staff",
     ),
     "DROP_THRESHOLD": float(os.environ.get("ROLLBOOK_SIS_DROP_THRESHOLD", "0.10")),
+    # Cross-listed sections: meta (the parent mirrors its children) or merge (the children's
+    # people move into the parent and come back when a child leaves).
+    "CROSSLIST_MODE": os.environ.get("ROLLBOOK_SIS_CROSSLIST_MODE", "meta"),
+    "CROSSLIST_KEY_TEMPLATE": os.environ.get(
+        "ROLLBOOK_SIS_CROSSLIST_KEY_TEMPLATE", "course-v1:{org}+{xlsid}+{term}"
+    ),
+    # Tokens: {xlsid}, {crn list}, {term}, {prefix}, and the first child's {short}, {long},
+    # {full}. The title freezes once someone edits it by hand.
+    "CROSSLIST_TITLE_TEMPLATE": os.environ.get(
+        "ROLLBOOK_SIS_CROSSLIST_TITLE_TEMPLATE", "{xlsid} - {crn list}"
+    ),
+    "CROSSLIST_PREFIX": os.environ.get("ROLLBOOK_SIS_CROSSLIST_PREFIX", "XLS "),
+    # Live-feed drop safety: drops of a term within the window past DROP_THRESHOLD of its SIS
+    # enrollments are held until approved.
+    "LIVE_DROP_WINDOW_MINUTES": _env_int("ROLLBOOK_SIS_LIVE_DROP_WINDOW_MINUTES", 60),
+    "LIVE_DROP_MINIMUM": _env_int("ROLLBOOK_SIS_LIVE_DROP_MINIMUM", 20),
     "MAX_FILE_BYTES": _env_int("ROLLBOOK_SIS_MAX_FILE_BYTES", 2 * 1024 * 1024 * 1024),
 }
 
@@ -177,6 +193,45 @@ LMB: dict[str, Any] = {
     "SYNC": _env_bool("ROLLBOOK_LMB_SYNC", False),
     "SYNC_200_ON_ERROR": _env_bool("ROLLBOOK_LMB_SYNC_200_ON_ERROR", False),
 }
+
+# ---------------------------------------------------------------- monitoring the LMB feed
+# Stale: no message for GRACE_MINUTES of business hours (DAYS and HOURS in TIME_ZONE); outside
+# them, for OFF_HOURS_GRACE_MINUTES (0: not checked). Kept as given; sis_import/monitor.py
+# parses and checks them (MonitorConfig.load), naming the variable at fault.
+SIS_MONITOR: dict[str, Any] = {
+    "DAYS": os.environ.get("ROLLBOOK_SIS_MONITOR_DAYS", "mon-fri"),  # or mon,tue,sat
+    "HOURS": os.environ.get("ROLLBOOK_SIS_MONITOR_HOURS", "07:00-19:00"),
+    "GRACE_MINUTES": os.environ.get("ROLLBOOK_SIS_MONITOR_GRACE_MINUTES", "30"),
+    "OFF_HOURS_GRACE_MINUTES": os.environ.get("ROLLBOOK_SIS_MONITOR_OFF_HOURS_GRACE_MINUTES", "0"),
+    # Empty: TIME_ZONE.
+    "TIME_ZONE": os.environ.get("ROLLBOOK_SIS_MONITOR_TIME_ZONE", "").strip(),
+    "MAIL_TO": [
+        address.strip()
+        for address in os.environ.get("ROLLBOOK_SIS_MONITOR_MAIL_TO", "").split(",")
+        if address.strip()
+    ],
+    # A bearer token for /metrics besides global staff's API tokens (a Prometheus scraper).
+    "METRICS_TOKEN": os.environ.get("ROLLBOOK_SIS_MONITOR_METRICS_TOKEN", "").strip(),
+}
+
+# ---------------------------------------------------------------- mail (the feed monitor's alerts)
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+    "dummy": "django.core.mail.backends.dummy.EmailBackend",
+}
+_email_backend = os.environ.get("ROLLBOOK_EMAIL_BACKEND", "").strip() or "smtp"
+EMAIL_BACKEND = _EMAIL_BACKENDS.get(_email_backend, _email_backend)  # or a dotted path
+EMAIL_HOST = os.environ.get("ROLLBOOK_EMAIL_HOST", "localhost")
+EMAIL_PORT = _env_int("ROLLBOOK_EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("ROLLBOOK_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("ROLLBOOK_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("ROLLBOOK_EMAIL_USE_TLS")  # STARTTLS, usually port 587
+EMAIL_USE_SSL = _env_bool("ROLLBOOK_EMAIL_USE_SSL")  # implicit TLS, usually port 465
+EMAIL_TIMEOUT = _env_int("ROLLBOOK_EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = os.environ.get("ROLLBOOK_MAIL_FROM", "").strip() or "rollbook@localhost"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # ---------------------------------------------------------------- Django
 INSTALLED_APPS = [

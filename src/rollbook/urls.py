@@ -13,6 +13,7 @@ handler404 = "rollbook.views.not_found"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("health", views.health, name="health"),
+    path("metrics", views.metrics, name="metrics"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -43,6 +43,8 @@ BODYLESS_WRITES = {
     ("post", "/jobs/{job_id}/cancel"),
     ("post", "/sis/imports/{job_id}/approve"),
     ("post", "/sis/imports/{job_id}/discard"),
+    ("post", "/sis/drop-holds/{term}/approve"),
+    ("post", "/sis/drop-holds/{term}/discard"),
 }
 # Uploads: a multipart body with a file field.
 MULTIPART_WRITES = {("post", "/sis/imports"): "file"}

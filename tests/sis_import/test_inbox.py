@@ -193,9 +193,9 @@ def test_prune_keeps_the_counts_of_what_it_removes(failing_person: set[str]) -> 
     later = clock.now() + dt.timedelta(days=int(settings.LMB["RETENTION_DAYS"]) + 1)
     assert inbox.prune(now=later) == 2
     tallies = dict(InboxTally.objects.values_list("name", "value"))
-    assert tallies["pruned_accepted"] == 2
-    assert tallies["pruned_applied"] == 2
-    assert tallies["pruned_failed_attempts"] == 1
+    assert tallies[inbox.PRUNED_ACCEPTED] == 2
+    assert tallies[inbox.APPLIED] == 2
+    assert tallies[inbox.FAILED_ATTEMPTS] == 1
 
 
 def test_the_processor_prunes_now_and_then(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,3 +208,29 @@ def test_the_processor_prunes_now_and_then(monkeypatch: pytest.MonkeyPatch) -> N
     InboxTally.objects.filter(name="last_pruned_at").update(value=0)
     inbox.process_inbox()
     assert len(calls) == 2
+
+
+# ---------------------------------------------------------------- REST: failures and retry
+
+
+def test_failures_are_listed_and_retried_through_rest(
+    failing_person: set[str], staff_api: Any, api_as: Any
+) -> None:
+    failing_person.add("P1")
+    post(enterprise(person("P1", email="ann@example.edu")), message_id="m1")
+    post(enterprise(person("P1", email="ann2@example.edu")), message_id="m2")
+    post(enterprise(person("P2", email="bob@example.edu")), message_id="m3")
+    inbox.process_inbox()
+    failed = staff_api.get("sis/messages", data={"state": "failed"}).json()
+    assert [item["message_id"] for item in failed["items"]] == ["m1"]
+    assert "database hiccup" in failed["items"][0]["error"]
+    everything = staff_api.get("sis/messages").json()
+    assert [item["message_id"] for item in everything["items"]] == ["m3", "m2", "m1"]
+    assert everything["items"][1]["state"] == "blocked"
+    assert api_as("mary").post("sis/messages/retry", {}).status_code == 403
+    failing_person.clear()
+    response = staff_api.post("sis/messages/retry", {"message_ids": ["m1"]})
+    assert response.json() == {"retried": 1}
+    inbox.process_inbox()
+    assert set(states().values()) == {"applied"}
+    assert staff_api.get("sis/messages", data={"state": "nonsense"}).status_code == 422

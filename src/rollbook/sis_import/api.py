@@ -20,41 +20,76 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.db import transaction
 
+from rollbook.audit import api as audit
 from rollbook.audit.data import Actor
 from rollbook.jobs import api as jobs
 from rollbook.jobs.data import JobData
 from rollbook.lib import clock
 from rollbook.lib.errors import Conflict, Invalid, NotFound
 from rollbook.lib.pagination import Page, PageRequest, paginate
-from rollbook.sis_import import inbox, parser
+from rollbook.people import api as people
+from rollbook.sis_import import dropsafety, inbox, parser
 from rollbook.sis_import.apply import Applier, ApplyResult
 from rollbook.sis_import.config import LEARNER, SisConfig
-from rollbook.sis_import.data import HeldPerson, PendingMembership, PersonRecord
-from rollbook.sis_import.errors import FeedError, SisErrorCode
+from rollbook.sis_import.data import (
+    HeldPerson,
+    LmbMessage,
+    PendingMembership,
+    PersonRecord,
+    Resolution,
+)
+from rollbook.sis_import.errors import (
+    MSG_BAD_ACTION,
+    MSG_NOT_HELD,
+    MSG_USERNAME_NEEDED,
+    MSG_USERNAME_TAKEN,
+    FeedError,
+    SisErrorCode,
+)
 from rollbook.sis_import.models import (
     Feed,
+    InboxMessage,
     RowState,
     StagedGroup,
     StagedMembership,
     StagedPerson,
 )
+from rollbook.sis_import.monitor import (
+    METRICS_CONTENT_TYPE,
+    FeedStatus,
+    alert_recipients,
+    feed_status,
+    metrics_text,
+    send_stale_alert,
+)
 from rollbook.sis_import.staging import Stager, StageResult
 
 __all__ = [
     "IMPORT_JOB_KIND",
+    "METRICS_CONTENT_TYPE",
     "FeedError",
+    "FeedStatus",
     "ImportOptions",
     "StartResult",
+    "alert_recipients",
+    "approve_drops",
     "approve_import",
+    "discard_drops",
     "discard_import",
     "errors_csv_path",
+    "feed_status",
     "inbox_counts",
     "list_collisions",
+    "list_drop_holds",
+    "list_messages",
     "list_pending",
+    "metrics_text",
     "preview_csv_path",
     "process_messages",
     "reapply",
+    "resolve_collision",
     "retry_failed_messages",
+    "send_stale_alert",
     "start_import",
 ]
 
@@ -522,6 +557,20 @@ def retry_failed_messages(message_ids: list[str] | None = None) -> int:
     return inbox.retry_failed(message_ids)
 
 
+def list_messages(*, page: PageRequest, state: str | None = None) -> Page[LmbMessage]:
+    """LMB inbox messages, newest first, optionally of one state (failed, blocked, ...)."""
+    rows = InboxMessage.objects.defer("body").order_by("-id")
+    if state:
+        rows = rows.filter(state=state)
+    return paginate(rows, page, _message)
+
+
+def _message(row: InboxMessage) -> LmbMessage:
+    return LmbMessage(
+        row.message_id, row.state, row.received_at, row.applied_at, row.attempts, row.error
+    )
+
+
 def process_messages() -> int:
     """Apply pending LMB messages now, in arrival order."""
     return inbox.process_inbox()
@@ -539,6 +588,7 @@ def _pending(row: StagedMembership) -> PendingMembership:
 
 
 def _held(row: StagedPerson) -> HeldPerson:
+    account = row.collision_user
     return HeldPerson(
         row.id,
         row.sourcedid,
@@ -546,7 +596,87 @@ def _held(row: StagedPerson) -> HeldPerson:
         str(row.data.get("email") or ""),
         row.reason,
         row.changed_at,
+        kind=row.collision_kind,
+        account_id=account.id if account else None,
+        account_username=account.username if account else "",
+        other_sourcedid=row.collision_person,
     )
+
+
+def resolve_collision(
+    person_id: int, action: str, *, actor: Actor, username: str = ""
+) -> HeldPerson:
+    """Settle an identity collision; the memberships that waited for the person are applied
+    (or, when it is ignored, skipped). `username`: the new account's (create_with_username),
+    or another account to link than the one collided with (link_existing)."""
+    try:
+        resolution = Resolution(action)
+    except ValueError:
+        raise Invalid(
+            SisErrorCode.BAD_RESOLUTION, MSG_BAD_ACTION, fields={"action": action}
+        ) from None
+    with transaction.atomic():
+        row = (
+            StagedPerson.objects.select_for_update(of=("self",))
+            .select_related("collision_user")
+            .filter(id=person_id, state=RowState.HELD)
+            .first()
+        )
+        if row is None:
+            raise NotFound(SisErrorCode.NOT_HELD, MSG_NOT_HELD.format(id=person_id))
+        before = _held(row)
+        who = actor.username or actor.source
+        if resolution is Resolution.IGNORE:
+            row.state, row.reason = RowState.SKIPPED, f"identity collision ignored by {who}"
+            row.save(update_fields=["state", "reason"])
+            StagedMembership.objects.filter(
+                person_sourcedid=row.sourcedid, state=RowState.PENDING
+            ).update(
+                state=RowState.SKIPPED,
+                reason=f"person {row.sourcedid} is left out (collision ignored by {who})",
+            )
+        else:
+            row.user_id = _resolution_account(row, resolution, username, actor=actor)
+            row.state, row.reason = RowState.NEW, ""
+            row.save(update_fields=["user", "state", "reason"])
+            Applier(config=SisConfig.load(), actor=actor, live=True).apply_all()
+        audit.record(
+            "sis.collision_resolved",
+            subject=f"sis-person:{row.sourcedid}",
+            actor=actor,
+            before={"reason": before.reason, "account": before.account_username},
+            after={"action": resolution.value, "username": username},
+        )
+    return before
+
+
+def _resolution_account(
+    row: StagedPerson, resolution: Resolution, username: str, *, actor: Actor
+) -> int:
+    if resolution is Resolution.CREATE_WITH_USERNAME:
+        if not username:
+            raise Invalid(SisErrorCode.BAD_RESOLUTION, MSG_USERNAME_NEEDED, fields={"username": ""})
+        if people.user_refs([username]):
+            raise Conflict(
+                SisErrorCode.USERNAME_TAKEN,
+                MSG_USERNAME_TAKEN.format(username=username),
+                fields={"username": username},
+            )
+        created, _ = people.put_user(username, actor=actor, sis_sourcedid=row.sourcedid)
+        return created.id
+    account = people.get_user_ref(username) if username else None
+    if account is None:
+        if row.collision_user_id is None:
+            raise Invalid(SisErrorCode.BAD_RESOLUTION, MSG_USERNAME_NEEDED, fields={"username": ""})
+        account = people.get_user_ref_by_id(row.collision_user_id)
+    # The account moves to this SIS person: the one it was linked to lets go of it.
+    for other in (
+        StagedPerson.objects.select_for_update().filter(user_id=account.id).exclude(id=row.id)
+    ):
+        other.user_id = None
+        other.reason = f"its account '{account.username}' was linked to SIS person {row.sourcedid}"
+        other.save(update_fields=["user", "reason"])
+    return account.id
 
 
 def list_pending(*, page: PageRequest) -> Page[PendingMembership]:
@@ -558,4 +688,19 @@ def list_pending(*, page: PageRequest) -> Page[PendingMembership]:
 def list_collisions(*, page: PageRequest) -> Page[HeldPerson]:
     """SIS persons held by an identity collision, oldest first, with both sides in the reason."""
     rows = StagedPerson.objects.filter(state=RowState.HELD).order_by("changed_at", "id")
-    return paginate(rows, page, _held)
+    return paginate(rows.select_related("collision_user"), page, _held)
+
+
+def list_drop_holds(*, page: PageRequest) -> Page[dropsafety.DropHold]:
+    """Terms whose live-feed drops are held by drop safety, with how many wait."""
+    return dropsafety.list_holds(page=page)
+
+
+def approve_drops(term: str, *, actor: Actor) -> int:
+    """Apply a term's held drops; counting starts afresh. Returns how many were held."""
+    return dropsafety.release(term, approve=True, actor=actor)
+
+
+def discard_drops(term: str, *, actor: Actor) -> int:
+    """Leave a term's held drops unapplied (the enrollments stay). Returns how many."""
+    return dropsafety.release(term, approve=False, actor=actor)

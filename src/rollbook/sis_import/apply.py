@@ -29,7 +29,16 @@ from rollbook.people import api as people
 from rollbook.people.data import UserRef
 from rollbook.roles import api as roles
 from rollbook.sis_import.config import LEARNER, SisConfig
-from rollbook.sis_import.models import RowState, StagedGroup, StagedMembership, StagedPerson
+from rollbook.sis_import.crosslists import CrossLists, Effect
+from rollbook.sis_import.dropsafety import HELD_REASON, DropGuard
+from rollbook.sis_import.models import (
+    CollisionKind,
+    RowState,
+    StagedCrossListMember,
+    StagedGroup,
+    StagedMembership,
+    StagedPerson,
+)
 
 DIRTY = (RowState.NEW, RowState.PENDING, RowState.ERROR)
 BATCH = 500
@@ -45,6 +54,7 @@ ERRORS = "errors"
 SKIPPED = "skipped"
 FILTERED = "filtered"
 
+_KIND_TEXT = {"username": "username", "email": "email", "sctid": "SCTID"}
 _SECTION_LONG = re.compile(r"^\s*(?P<dept>[A-Za-z0-9]+)[-\s](?P<num>[A-Za-z0-9]+)[-\s](?P<sec>\w+)")
 _KEY_UNSAFE = re.compile(r"[^\w\-~.:]")
 
@@ -53,15 +63,8 @@ def membership_source(group: str, roletype: str) -> str:
     return sources.sis(f"{group}/{roletype}")
 
 
-@dataclass(frozen=True, slots=True)
-class _Membership:
-    """A membership's effect: a learner enrollment or a role, asserted or dropped."""
-
-    outcome: str  # LEARNER or a course role
-    user: UserRef
-    course: str
-    source: str
-    active: bool
+# A membership's effect: a learner enrollment or a role, asserted or dropped.
+_Membership = Effect
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,9 @@ class Change:
 @dataclass
 class ApplyResult:
     counts: dict[str, Counter[str]] = field(
-        default_factory=lambda: {k: Counter() for k in ("person", "group", "membership")}
+        default_factory=lambda: {
+            k: Counter() for k in ("person", "group", "crosslist", "membership")
+        }
     )
     changes: list[Change] = field(default_factory=list)
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (record, code, message)
@@ -152,7 +157,7 @@ def _full_name(data: dict[str, Any]) -> str:
     return " ".join(part for part in parts if part)
 
 
-_Row = TypeVar("_Row", StagedPerson, StagedGroup, StagedMembership)
+_Row = TypeVar("_Row", StagedPerson, StagedGroup, StagedMembership, StagedCrossListMember)
 
 
 def _batches(rows: Any, size: int = BATCH) -> Iterable[list[Any]]:
@@ -175,6 +180,7 @@ class Applier:
         passwords: dict[str, str] | None = None,
         result: ApplyResult | None = None,
         live: bool = False,
+        drop_safety: bool | None = None,
     ) -> None:
         self.config = config
         self.actor = actor
@@ -184,9 +190,12 @@ class Applier:
         # applies what its messages staged and wakes only the memberships that waited for a
         # person or a section applied now, so a message costs the same however much waits.
         self.live = live
+        # Drop safety guards the live feed (not files, nor drops someone approved).
+        self.drop_safety = live if drop_safety is None else drop_safety
         self.states: tuple[str, ...] = (RowState.NEW,) if live else DIRTY
         self.applied_persons: set[str] = set()
         self.applied_groups: set[str] = set()
+        self.crosslists = CrossLists(self)
 
     # ------------------------------------------------------------ entry points
 
@@ -194,6 +203,7 @@ class Applier:
         for kind, step in (
             ("person", self.apply_persons),
             ("group", self.apply_groups),
+            ("crosslist", self.crosslists.apply),
             ("membership", self.apply_memberships),
         ):
             if kind == "membership" and self.live:
@@ -316,23 +326,64 @@ class Applier:
                 )
             }
             users = people.user_refs_by_id(p.user_id for p in persons.values() if p.user_id)
+            parents = self.crosslists.parents_of(set(groups))
             learners: dict[str, list[tuple[StagedMembership, enrollments.SourceChange]]] = {}
             settled: list[StagedMembership] = []
-            for row in batch:
+            mirrors: list[Effect] = []
+            verdicts = [(row, self._triage(row, persons, groups, users)) for row in batch]
+            held_terms = self._held_terms(verdicts, groups) if self.drop_safety else set()
+            for row, verdict in verdicts:
                 done += 1
-                verdict = self._triage(row, persons, groups, users)
+                term = groups[row.group_sourcedid].term if row.group_sourcedid in groups else ""
+                if not isinstance(verdict, tuple) and not verdict.active and term in held_terms:
+                    self.result.count("membership", "held")
+                    verdict = (RowState.HELD, HELD_REASON.format(term=term))
                 if isinstance(verdict, tuple):
                     row.state, row.reason = verdict
                     settled.append(row)
-                elif verdict.outcome == LEARNER:
+                    continue
+                parent = parents.get(row.group_sourcedid)
+                if parent is not None:  # a cross-listed section: the parent follows
+                    verdict, more = self.crosslists.mirrored(verdict, parent)
+                    mirrors += more
+                if verdict.outcome == LEARNER:
                     change = enrollments.SourceChange(verdict.user, verdict.source, verdict.active)
                     learners.setdefault(verdict.course, []).append((row, change))
                 else:
                     self._one(row, "membership", partial(self._apply_role, verdict=verdict))
             for course, items in learners.items():
                 settled += self._apply_learners(course, items)
+            if mirrors:
+                self._apply_mirrors(mirrors)
             _save_states(StagedMembership, settled)
         return done
+
+    def _held_terms(
+        self,
+        verdicts: list[tuple[StagedMembership, tuple[str, str] | Effect]],
+        groups: dict[str, StagedGroup],
+    ) -> set[str]:
+        """Live feed: the terms whose drops at hand are held by drop safety."""
+        drops: Counter[str] = Counter(
+            groups[row.group_sourcedid].term
+            for row, verdict in verdicts
+            if not isinstance(verdict, tuple) and not verdict.active
+        )
+        return DropGuard(self.config).held_terms(drops)
+
+    def _apply_mirrors(self, effects: list[Effect]) -> None:
+        """A cross-listed child's memberships in its parent (or, merged, out of the child)."""
+        try:
+            with transaction.atomic():
+                self.crosslists.apply_effects(effects)
+        except RollbookError:
+            for effect in effects:  # one at a time, so that one refusal fails alone
+                try:
+                    with transaction.atomic():
+                        self.crosslists.apply_effects([effect])
+                except RollbookError as exc:
+                    subject = f"{effect.course}:{effect.user.username}"
+                    self.result.errors.append((subject, exc.code, exc.message))
 
     def _triage(
         self,
@@ -468,6 +519,8 @@ class Applier:
     def _record_id(row: Any) -> str:
         if isinstance(row, StagedMembership):
             return f"{row.group_sourcedid}/{row.person_sourcedid}/{row.roletype}"
+        if isinstance(row, StagedCrossListMember):
+            return f"{row.crosslist_sourcedid}/{row.section_sourcedid}"
         return str(row.sourcedid)
 
     # ------------------------------------------------------------ persons
@@ -490,9 +543,21 @@ class Applier:
         else:
             collision = self._collision(row, username=username, email=email, sctid=sctid)
             if collision:
+                kind, account, other = collision
+                reason = (
+                    f"identity collision: the {_KIND_TEXT[kind]} of SIS person {row.sourcedid} "
+                    f"belongs to account '{account.username}', already linked to SIS person "
+                    f"{other}"
+                )
+                row.collision_kind, row.collision_user_id, row.collision_person = (
+                    kind,
+                    account.id,
+                    other,
+                )
+                row.save(update_fields=["collision_kind", "collision_user", "collision_person"])
                 self.result.count("person", COLLISIONS)
-                self.result.changes.append(Change("person", "hold", row.sourcedid, collision))
-                return RowState.HELD, collision
+                self.result.changes.append(Change("person", "hold", row.sourcedid, reason))
+                return RowState.HELD, reason
             if sctid:
                 matches = people.user_refs_matching(idnumber=sctid)
                 user = matches[0] if matches else None
@@ -501,6 +566,9 @@ class Applier:
                     user = people.get_user_ref(username)
                 except RollbookError:
                     user = None
+        if row.collision_kind:  # held before, resolved or gone since
+            row.collision_kind, row.collision_user_id, row.collision_person = "", None, ""
+            row.save(update_fields=["collision_kind", "collision_user", "collision_person"])
         fields: dict[str, Any] = {
             "name": _full_name(data),
             "email": email or None,
@@ -529,15 +597,22 @@ class Applier:
             self.result.count("person", UNCHANGED)
         return RowState.APPLIED, ""
 
-    def _collision(self, row: StagedPerson, *, username: str, email: str, sctid: str) -> str:
-        """Why this person may not take an account: it is linked to another SIS person."""
+    def _collision(
+        self, row: StagedPerson, *, username: str, email: str, sctid: str
+    ) -> tuple[str, UserRef, str] | None:
+        """Why this person may not take an account: (what collided, the account, the other SIS
+        person it is linked to), or None."""
         candidates: list[tuple[str, UserRef]] = []
         with contextlib.suppress(RollbookError):
-            candidates.append(("username", people.get_user_ref(username)))
+            candidates.append((CollisionKind.USERNAME, people.get_user_ref(username)))
         if email:
-            candidates += [("email", ref) for ref in people.user_refs_matching(email=email)]
+            candidates += [
+                (CollisionKind.EMAIL, ref) for ref in people.user_refs_matching(email=email)
+            ]
         if sctid:
-            candidates += [("SCTID", ref) for ref in people.user_refs_matching(idnumber=sctid)]
+            candidates += [
+                (CollisionKind.SCTID, ref) for ref in people.user_refs_matching(idnumber=sctid)
+            ]
         for what, ref in candidates:
             other = (
                 StagedPerson.objects.filter(user_id=ref.id)
@@ -546,11 +621,8 @@ class Applier:
                 .first()
             )
             if other:
-                return (
-                    f"identity collision: the {what} of SIS person {row.sourcedid} belongs to "
-                    f"account '{ref.username}', already linked to SIS person {other}"
-                )
-        return ""
+                return str(what), ref, other
+        return None
 
     def _delete_person(self, row: StagedPerson) -> tuple[str, str]:
         action = self.config.person_delete

@@ -10,6 +10,7 @@ from django.conf import settings
 
 USERNAME_SOURCES = ("email_local", "email", "logon_id", "sctid", "email_id")
 PERSON_DELETE_ACTIONS = ("nothing", "deactivate", "unenroll")
+CROSSLIST_MODES = ("meta", "merge")
 LEARNER = "learner"
 
 
@@ -46,6 +47,12 @@ class SisConfig:
     role_map: dict[str, str]
     drop_threshold: float
     max_file_bytes: int
+    crosslist_mode: str = "meta"
+    crosslist_key_template: str = "course-v1:{org}+{xlsid}+{term}"
+    crosslist_title_template: str = "{xlsid} - {crn list}"
+    crosslist_prefix: str = "XLS "
+    live_drop_window_minutes: int = 60
+    live_drop_minimum: int = 20
 
     @classmethod
     def load(cls, **overrides: Any) -> SisConfig:
@@ -58,6 +65,9 @@ class SisConfig:
         if delete not in PERSON_DELETE_ACTIONS:
             raise ValueError(f"ROLLBOOK_SIS_PERSON_DELETE must be one of {PERSON_DELETE_ACTIONS}")
         role_map = raw["ROLE_MAP"]
+        crosslist_mode = str(raw.get("CROSSLIST_MODE", "meta"))
+        if crosslist_mode not in CROSSLIST_MODES:
+            raise ValueError(f"ROLLBOOK_SIS_CROSSLIST_MODE must be one of {CROSSLIST_MODES}")
         return cls(
             org=str(raw["ORG"]),
             username_source=source,
@@ -75,6 +85,16 @@ class SisConfig:
             role_map=role_map if isinstance(role_map, dict) else _role_map(str(role_map)),
             drop_threshold=float(raw["DROP_THRESHOLD"]),
             max_file_bytes=int(raw["MAX_FILE_BYTES"]),
+            crosslist_mode=crosslist_mode,
+            crosslist_key_template=str(
+                raw.get("CROSSLIST_KEY_TEMPLATE", "course-v1:{org}+{xlsid}+{term}")
+            ),
+            crosslist_title_template=str(
+                raw.get("CROSSLIST_TITLE_TEMPLATE", "{xlsid} - {crn list}")
+            ),
+            crosslist_prefix=str(raw.get("CROSSLIST_PREFIX", "XLS ")),
+            live_drop_window_minutes=int(raw.get("LIVE_DROP_WINDOW_MINUTES", 60)),
+            live_drop_minimum=int(raw.get("LIVE_DROP_MINIMUM", 20)),
         )
 
     def term_allowed(self, term: str) -> bool:

@@ -131,3 +131,25 @@ class HeldPerson:
     email: str
     reason: str
     held_since: dt.datetime
+    kind: str = ""  # username | email | sctid: what collided
+    account_id: int | None = None  # the existing account it collides with
+    account_username: str = ""
+    other_sourcedid: str = ""  # the SIS person that account is linked to
+
+
+class Resolution(StrEnum):
+    LINK_EXISTING = "link_existing"  # this SIS person is that account (moved from the other)
+    CREATE_WITH_USERNAME = "create_with_username"  # a new account under another username
+    IGNORE = "ignore"  # leave the person out; what waits for it is skipped
+
+
+@dataclass(frozen=True, slots=True)
+class LmbMessage:
+    """A live LMB message in the inbox (its XML stays in the inbox and the day log)."""
+
+    message_id: str
+    state: str  # pending, applied, failed, blocked
+    received_at: dt.datetime
+    applied_at: dt.datetime | None
+    attempts: int
+    error: str

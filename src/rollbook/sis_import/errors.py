@@ -27,6 +27,13 @@ class SisErrorCode(StrEnum):
     LMB_DISABLED = "lmb_disabled"
     NO_MESSAGE_ID = "no_message_id"
     LMB_APPLY_FAILED = "lmb_apply_failed"  # synchronous mode: the message failed
+    NOT_HELD = "not_held"  # no held person (collision) with this id
+    BAD_RESOLUTION = "bad_resolution"
+    USERNAME_TAKEN = "username_taken"
+    CROSSLIST_CONFLICT = "crosslist_conflict"  # a section in a second cross-list
+    NO_DROP_HOLD = "no_drop_hold"  # no held drops for this term
+    # The feed monitor.
+    NO_ALERT_RECIPIENTS = "no_alert_recipients"
 
 
 # FeedError messages.
@@ -113,3 +120,14 @@ MSG_LMB_CREDENTIALS = "LMB credentials are missing or wrong (HTTP Basic)."
 MSG_NO_MESSAGE_ID = (
     "The message has no id header (RDI-Message-Id, RDI-Message-SeqNo, JMSMessageID or ldisp_id)."
 )
+MSG_NO_ALERT_RECIPIENTS = (
+    "Nobody to mail: set ROLLBOOK_SIS_MONITOR_MAIL_TO to comma-separated email addresses."
+)
+MSG_NOT_HELD = "No SIS person with id {id} is held by an identity collision."
+MSG_BAD_ACTION = "The action must be link_existing, create_with_username or ignore."
+MSG_USERNAME_NEEDED = "create_with_username needs the username of the new account."
+MSG_USERNAME_TAKEN = "The username '{username}' is taken: choose another, or link_existing."
+MSG_CROSSLIST_CONFLICT = (
+    "Section {section} is already in cross-list {first}; it cannot also join {second}."
+)
+MSG_NO_DROP_HOLD = "No drops are held for term {term}."

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import F
 
 from rollbook.audit.data import Actor
 from rollbook.jobs import api as jobs
@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 
 PROCESS_TASK = "sis.process_inbox"
 BATCH = 200  # messages staged and applied in one transaction
+# Running totals (InboxTally) for the metrics' counters, which never go back.
+APPLIED = "applied"
+FAILED_ATTEMPTS = "failed_attempts"
+PRUNED_ACCEPTED = "pruned_accepted"
 _ONE_AT_A_TIME = ("person:", "group:")
 _ADVISORY_KEY = 7_301_446_511  # "rollbook LMB inbox"
 _local_lock = threading.Lock()
@@ -307,15 +311,20 @@ def _settle(
     row.error = error
     row.entities = entities
     row.attempts += 1 if attempted else 0
-    row.save(update_fields=["state", "error", "entities", "attempts"])
+    with transaction.atomic():
+        row.save(update_fields=["state", "error", "entities", "attempts"])
+        if attempted and state == InboxState.FAILED:
+            add_tally(FAILED_ATTEMPTS, 1)
     _log(row.message_id, state, None, error=error)
 
 
 def _mark_applied(rows: list[InboxMessage]) -> None:
     now = clock.now()
-    InboxMessage.objects.filter(id__in=[row.id for row in rows]).update(
-        state=InboxState.APPLIED, error="", applied_at=now, attempts=F("attempts") + 1
-    )
+    with transaction.atomic():
+        InboxMessage.objects.filter(id__in=[row.id for row in rows]).update(
+            state=InboxState.APPLIED, error="", applied_at=now, attempts=F("attempts") + 1
+        )
+        add_tally(APPLIED, len(rows))
     _log_many([(row.message_id, InboxState.APPLIED.value) for row in rows])
 
 
@@ -338,19 +347,15 @@ def inbox_counts() -> dict[str, int]:
 
 
 def prune(*, now: dt.datetime | None = None) -> int:
-    """Applied inbox rows and log files older than the retention period go; what they
-    counted is added to the running tallies first (the metrics' counters never go back)."""
+    """Applied inbox rows and log files older than the retention period go; how many rows
+    is added to a running total (the accepted counter never goes back)."""
     now = now or clock.now()
     cutoff = now - dt.timedelta(days=int(settings.LMB["RETENTION_DAYS"]))
     old = InboxMessage.objects.filter(state=InboxState.APPLIED, received_at__lt=cutoff)
     with transaction.atomic():
-        totals = old.aggregate(rows=Count("id"), attempts=Sum("attempts"))
-        rows = int(totals["rows"] or 0)
-        if rows:
-            _add_tally("pruned_accepted", rows)
-            _add_tally("pruned_applied", rows)
-            _add_tally("pruned_failed_attempts", int(totals["attempts"] or 0) - rows)
         deleted, _ = old.delete()
+        if deleted:
+            add_tally(PRUNED_ACCEPTED, deleted)
     for path in _log_dir().glob("lmb-*.log"):
         day = path.stem.removeprefix("lmb-")
         try:
@@ -361,10 +366,14 @@ def prune(*, now: dt.datetime | None = None) -> int:
     return deleted
 
 
-def _add_tally(name: str, amount: int) -> None:
-    tally, _ = InboxTally.objects.select_for_update().get_or_create(name=name)
-    tally.value = F("value") + amount
-    tally.save(update_fields=["value"])
+def add_tally(name: str, amount: int) -> None:
+    """Add to a running total (the row is created the first time)."""
+    if not InboxTally.objects.filter(name=name).update(value=F("value") + amount):
+        try:
+            with transaction.atomic():
+                InboxTally.objects.create(name=name, value=amount)
+        except IntegrityError:  # created meanwhile by another process
+            InboxTally.objects.filter(name=name).update(value=F("value") + amount)
 
 
 PRUNE_EVERY = dt.timedelta(hours=6)

@@ -206,6 +206,9 @@ class CrossList(models.Model):
     sourcedid = models.CharField(max_length=255, unique=True)
     course_key = models.CharField(max_length=255, blank=True)
     term = models.CharField(max_length=255, blank=True)
+    # meta: the parent mirrors its children; merge: the children's people move to the parent.
+    # Kept per cross-list, so that a child leaving is undone the way it was done.
+    mode = models.CharField(max_length=8, default="meta")
     # The title the feed last gave the parent: a different title there now means someone
     # edited it by hand, and the template leaves it alone from then on.
     applied_title = models.CharField(max_length=255, blank=True)
@@ -227,3 +230,19 @@ class TermDropHold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.term} ({'held' if self.held_at else 'open'})"
+
+
+class Collision(StagedPerson):
+    """An SIS person held by an identity collision (the admin's view of them)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "identity collision"
+
+
+class WaitingMembership(StagedMembership):
+    """A membership waiting for its person or section (the admin's view of them)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "pending membership"

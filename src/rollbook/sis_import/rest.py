@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -27,9 +27,16 @@ from rollbook.sis_import.errors import (
 from rollbook.sis_import.schemas import (
     AlreadyImported,
     CollisionOut,
+    DropHoldOut,
+    DropReleaseOut,
     ImportAccepted,
     ImportStateOut,
+    MessageOut,
     PendingOut,
+    ResolveIn,
+    RetryIn,
+    RetryOut,
+    StatusOut,
 )
 
 router = Router(tags=["sis"])
@@ -121,6 +128,61 @@ def collisions(request: HttpRequest, paging: Query[PageQuery]) -> object:
     return api.list_collisions(page=paging.request())
 
 
+@router.post("/sis/collisions/{person_id}/resolve", response=CollisionOut)
+def resolve_collision(request: HttpRequest, person_id: int, body: ResolveIn) -> object:
+    """Settle an identity collision (global staff): `link_existing` links the SIS person to the
+    account it collides with (or to `username`), which lets go of the other SIS person;
+    `create_with_username` makes a new account; `ignore` leaves the person out. The
+    memberships that waited are then applied (skipped when ignored). Answers the collision as
+    it was."""
+    principal = require_staff(request)
+    return api.resolve_collision(
+        person_id, body.action, actor=Actor.of(principal), username=body.username
+    )
+
+
+class MessageQuery(PageQuery):
+    state: Literal["pending", "applied", "failed", "blocked"] | None = None
+
+
+@router.get("/sis/messages", response=PageOut[MessageOut])
+def messages(request: HttpRequest, query: Query[MessageQuery]) -> object:
+    """Live LMB messages, newest first; `state=failed` lists the failures (global staff)."""
+    require_staff(request)
+    return api.list_messages(page=query.request(), state=query.state)
+
+
+@router.post("/sis/messages/retry", response=RetryOut)
+def retry_messages(request: HttpRequest, body: RetryIn) -> dict[str, int]:
+    """Put failed messages (those named, or all) back in line, with the messages waiting
+    behind them, once the cause is fixed (global staff)."""
+    require_staff(request)
+    return {"retried": api.retry_failed_messages(body.message_ids or None)}
+
+
+@router.get("/sis/drop-holds", response=PageOut[DropHoldOut])
+def drop_holds(request: HttpRequest, paging: Query[PageQuery]) -> object:
+    """Terms whose live-feed drops are held by drop safety (global staff)."""
+    require_staff(request)
+    return api.list_drop_holds(page=paging.request())
+
+
+@router.post("/sis/drop-holds/{term}/approve", response=DropReleaseOut)
+def approve_drops(request: HttpRequest, term: str) -> dict[str, object]:
+    """Apply the term's held drops (global staff)."""
+    principal = require_staff(request)
+    count = api.approve_drops(term, actor=Actor.of(principal))
+    return {"term": term, "action": "approved", "drops": count}
+
+
+@router.post("/sis/drop-holds/{term}/discard", response=DropReleaseOut)
+def discard_drops(request: HttpRequest, term: str) -> dict[str, object]:
+    """Leave the term's held drops unapplied: the enrollments stay (global staff)."""
+    principal = require_staff(request)
+    count = api.discard_drops(term, actor=Actor.of(principal))
+    return {"term": term, "action": "discarded", "drops": count}
+
+
 def _state(job: JobData) -> dict[str, str]:
     return {"job_id": str(job.uuid), "state": job.state, "message": job.message}
 
@@ -207,3 +269,15 @@ def lmb_message(request: HttpRequest) -> Any:
         if outcome.state != "applied" and not conf["SYNC_200_ON_ERROR"]:
             return _lmb_error(500, SisErrorCode.LMB_APPLY_FAILED, outcome.error)
     return {"status": status, "message_id": accepted.message_id, "seq": accepted.seq}
+
+
+# ---------------------------------------------------------------- the feed monitor
+
+
+@router.get("/sis/status", response=StatusOut)
+def feed_status(request: HttpRequest) -> object:
+    """The LMB feed's health (global staff): when the last message came, messages in the last
+    hour, memberships pending, failed messages, collisions, the inbox depth and apply lag, and
+    whether the feed is stale by the ROLLBOOK_SIS_MONITOR_* rules (with the reason)."""
+    require_staff(request)
+    return api.feed_status()
