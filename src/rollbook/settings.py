@@ -248,6 +248,7 @@ INSTALLED_APPS = [
     "rollbook.catalog",
     "rollbook.roles",
     "rollbook.enrollments",
+    "rollbook.programs",
     "rollbook.sis_import",
 ]
 

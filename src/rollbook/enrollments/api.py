@@ -12,7 +12,13 @@ from rollbook.audit import api as audit
 from rollbook.audit.data import Actor
 from rollbook.catalog import api as catalog
 from rollbook.catalog.data import CourseData
-from rollbook.enrollments.data import BulkAction, BulkOutcome, BulkResult, EnrollmentData
+from rollbook.enrollments.data import (
+    BulkAction,
+    BulkOutcome,
+    BulkResult,
+    EnrollmentData,
+    EnrollmentState,
+)
 from rollbook.enrollments.errors import (
     MSG_ENROLLMENT_NOT_FOUND,
     MSG_INVALID_MODE,
@@ -34,6 +40,7 @@ __all__ = [
     "BulkOutcome",
     "BulkResult",
     "EnrollmentData",
+    "EnrollmentState",
     "SourceChange",
     "apply_sources",
     "bulk_enroll",
@@ -42,8 +49,10 @@ __all__ = [
     "get_enrollment",
     "list_course_enrollments",
     "list_user_enrollments",
+    "lock_enrollments",
     "put_enrollment",
     "start_bulk_enrollment",
+    "write_enrollment",
 ]
 
 BULK_JOB_KIND = "enrollments.bulk"
@@ -481,3 +490,62 @@ def start_bulk_enrollment(
         {"course_key": course.key, "usernames": usernames, "action": action.value, "mode": mode},
         actor=actor,
     )
+
+
+def lock_enrollments(user: UserRef, courses: Iterable[CourseData]) -> dict[str, EnrollmentState]:
+    """The user's enrollments in these courses, locked until the caller's transaction ends
+    (one query), by course key: read them, then change them with `write_enrollment`."""
+    by_id = {course.id: course.key for course in courses}
+    if not by_id:
+        return {}
+    rows = (
+        CourseEnrollment.objects.select_for_update()
+        .filter(user_id=user.id, course_id__in=sorted(by_id))
+        .order_by("id")
+    )
+    return {by_id[row.course_id]: _state(row, by_id[row.course_id]) for row in rows}
+
+
+def _state(row: CourseEnrollment, course_key: str) -> EnrollmentState:
+    return EnrollmentState(
+        row.id, row.user_id, course_key, row.mode, row.is_active, tuple(row.sources), row.created
+    )
+
+
+def write_enrollment(
+    course: CourseData,
+    user: UserRef,
+    existing: EnrollmentState | None,
+    *,
+    actor: Actor,
+    mode: str | None = None,
+    is_active: bool | None = None,
+    add_source: str | None = None,
+    remove_source: str | None = None,
+) -> tuple[EnrollmentState, bool]:
+    """Create or change one enrollment read by `lock_enrollments`, in the caller's transaction
+    (which must be open): the same validation (the course's modes) and audit as every write.
+    Returns the enrollment and whether anything changed."""
+
+    def change(current: list[str]) -> list[str]:
+        if add_source:
+            current = sources.added(current, add_source)
+        if remove_source:
+            current = sources.removed(current, remove_source)
+        return current
+
+    row = None
+    if existing is not None:
+        row = CourseEnrollment(
+            id=existing.id,
+            user_id=user.id,
+            course_id=course.id,
+            mode=existing.mode,
+            is_active=existing.is_active,
+            sources=list(existing.sources),
+            created=existing.created,
+        )
+    saved, _created, changed = _apply(
+        course, user, row, mode=mode, is_active=is_active, actor=actor, change_sources=change
+    )
+    return _state(saved, course.key), changed

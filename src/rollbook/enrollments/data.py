@@ -16,6 +16,19 @@ class EnrollmentData:
     modified: dt.datetime
 
 
+@dataclass(frozen=True, slots=True)
+class EnrollmentState:
+    """An enrollment as read for a change in the same transaction (`lock_enrollments`)."""
+
+    id: int
+    user_id: int
+    course_key: str
+    mode: str
+    is_active: bool
+    sources: tuple[str, ...]
+    created: dt.datetime
+
+
 class BulkAction(StrEnum):
     ENROLL = "enroll"
     UNENROLL = "unenroll"

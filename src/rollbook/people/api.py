@@ -19,18 +19,20 @@ from django.db.models.functions import Lower
 from rollbook.audit import api as audit
 from rollbook.audit.data import Actor
 from rollbook.lib import clock
-from rollbook.lib.errors import Invalid, NotFound
+from rollbook.lib.errors import Conflict, Invalid, NotFound
 from rollbook.lib.pagination import Page, PageRequest, paginate
 from rollbook.people.data import TokenData, UserData, UserRef
 from rollbook.people.errors import (
     MSG_DUPLICATE_IN_BATCH,
+    MSG_EXTERNAL_ID_TAKEN,
     MSG_INVALID_EMAIL,
+    MSG_INVALID_EXTERNAL_ID,
     MSG_INVALID_USERNAME,
     MSG_TOKEN_NOT_FOUND,
     MSG_USER_NOT_FOUND,
     PeopleErrorCode,
 )
-from rollbook.people.models import USERNAME_PATTERN, ApiToken, Profile, User
+from rollbook.people.models import USERNAME_PATTERN, ApiToken, ExternalId, Profile, User
 
 __all__ = [
     "NewUser",
@@ -42,6 +44,7 @@ __all__ = [
     "create_token",
     "create_users",
     "ensure_user",
+    "external_ids",
     "get_user",
     "get_user_ref",
     "get_user_ref_by_id",
@@ -50,6 +53,7 @@ __all__ = [
     "record_admin_change",
     "revoke_token",
     "search_users",
+    "set_external_ids",
     "set_password",
     "user_refs",
     "user_refs_by_email",
@@ -520,3 +524,64 @@ def record_admin_change(user_id: int, *, before: dict[str, Any] | None, actor: A
             audit.record(
                 "user.updated", f"user:{user.username}", actor=actor, before=before, after=after
             )
+
+
+def external_ids(username: str) -> dict[str, str]:
+    """The user's keys in other organizations' systems, by org."""
+    user = get_user_ref(username)
+    return dict(ExternalId.objects.filter(user_id=user.id).values_list("org", "key"))
+
+
+def set_external_ids(username: str, ids: dict[str, str], *, actor: Actor) -> dict[str, str]:
+    """Set the user's key for each org given (an empty key removes it). Returns the keys that
+    are new or changed, by org. A key another user holds in that org (in any case): 409."""
+    user = get_user_ref(username)
+    changed: dict[str, str] = {}
+    with transaction.atomic():
+        current = {
+            row.org: row for row in ExternalId.objects.select_for_update().filter(user_id=user.id)
+        }
+        for org, key in sorted(ids.items()):
+            key = key.strip()
+            if not org or len(org) > 255 or len(key) > 255:
+                raise Invalid(
+                    PeopleErrorCode.INVALID_EXTERNAL_ID, MSG_INVALID_EXTERNAL_ID, fields={org: key}
+                )
+            row = current.get(org)
+            if not key:
+                if row is not None:
+                    row.delete()
+                    audit.record(
+                        "user.external_id_removed",
+                        f"user:{user.username}",
+                        actor=actor,
+                        before={"org": org, "key": row.key},
+                    )
+                continue
+            if row is not None and row.key == key:
+                continue
+            taken = (
+                ExternalId.objects.filter(org=org, key__lower=key.lower())
+                .exclude(user_id=user.id)
+                .exists()
+            )
+            if taken:
+                raise Conflict(
+                    PeopleErrorCode.EXTERNAL_ID_TAKEN,
+                    MSG_EXTERNAL_ID_TAKEN.format(key=key, org=org),
+                    fields={"org": org, "key": key},
+                )
+            before = {"org": org, "key": row.key} if row else None
+            if row is None:
+                row = ExternalId(user_id=user.id, org=org, key=key, created=clock.now())
+            row.key = key
+            row.save()
+            audit.record(
+                "user.external_id_set",
+                f"user:{user.username}",
+                actor=actor,
+                before=before,
+                after={"org": org, "key": key},
+            )
+            changed[org] = key
+    return changed

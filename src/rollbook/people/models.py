@@ -83,3 +83,23 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user_id})"
+
+
+class ExternalId(models.Model):
+    """A user's key in an organization's own systems (a university's student key), by org.
+
+    One key per user and org; a key (compared case-insensitively) names one user per org."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="external_ids")
+    org = models.CharField(max_length=255)
+    key = models.CharField(max_length=255)
+    created = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "org"], name="people_extid_user_org_uniq"),
+            models.UniqueConstraint("org", Lower("key"), name="people_extid_org_key_ci_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.org}:{self.key}"
