@@ -172,6 +172,10 @@ SIS: dict[str, Any] = {
     # enrollments are held until approved.
     "LIVE_DROP_WINDOW_MINUTES": _env_int("ROLLBOOK_SIS_LIVE_DROP_WINDOW_MINUTES", 60),
     "LIVE_DROP_MINIMUM": _env_int("ROLLBOOK_SIS_LIVE_DROP_MINIMUM", 20),
+    # When set, each SIS person's SCTID (or sourcedid) is the account's key in this org, and
+    # that org's program enrollments waiting for the key link to the account.
+    "EXTERNAL_ID_ORG": os.environ.get("ROLLBOOK_SIS_EXTERNAL_ID_ORG", ""),
+    "EXTERNAL_ID_SOURCE": os.environ.get("ROLLBOOK_SIS_EXTERNAL_ID_SOURCE", "sctid"),
     "MAX_FILE_BYTES": _env_int("ROLLBOOK_SIS_MAX_FILE_BYTES", 2 * 1024 * 1024 * 1024),
 }
 

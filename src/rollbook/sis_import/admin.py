@@ -80,11 +80,12 @@ class InboxMessageAdmin(_ReadOnly):
             if status.last_message_at
             else "never"
         )
+        holds = api.list_drop_holds(page=PageRequest()).count
         summary = (
             f"Feed status: last message {last}; {status.messages_last_hour} in the last hour; "
             f"inbox depth {status.inbox_depth} (lag {status.apply_lag_seconds:.0f} s); "
             f"{status.failed} failed; {status.pending} memberships pending; "
-            f"{status.collisions} collisions; drop holds {api.list_drop_holds(page=PageRequest()).count}."
+            f"{status.collisions} collisions; drop holds {holds}."
         )
         if status.stale:
             self.message_user(request, f"STALE: {status.reason}. {summary}", messages.WARNING)

@@ -27,6 +27,7 @@ from rollbook.lib.errors import RollbookError
 from rollbook.lib.keys import CourseKey
 from rollbook.people import api as people
 from rollbook.people.data import UserRef
+from rollbook.programs import api as programs
 from rollbook.roles import api as roles
 from rollbook.sis_import.config import LEARNER, SisConfig
 from rollbook.sis_import.crosslists import CrossLists, Effect
@@ -243,10 +244,37 @@ class Applier:
             for row, _spec in planned:  # one at a time instead, so that one refusal fails alone
                 row.user_id = None
             return set()
-        for _row, spec in planned:
+        for row, spec in planned:
             self.result.count("person", CREATED)
             self.result.changes.append(Change("person", "create", spec.username))
+            self._program_key(row, spec.username)
         return {row.id for row, _spec in planned}
+
+    def _program_key(self, row: StagedPerson, username: str) -> None:
+        """With ROLLBOOK_SIS_EXTERNAL_ID_ORG set, the person's SCTID (or sourcedid) becomes
+        the account's key in that org, and the org's programs waiting for that key link."""
+        org = self.config.external_id_org
+        if not org:
+            return
+        if self.config.external_id_source == "sourcedid":
+            key = row.sourcedid
+        else:
+            key = row.data.get("userids", {}).get("SCTID", "")
+        if not key:
+            return
+        try:
+            with transaction.atomic():
+                changed = people.set_external_ids(username, {org: key}, actor=self.actor)
+        except RollbookError as exc:
+            self.result.errors.append((row.sourcedid, exc.code, exc.message))
+            return
+        if changed:
+            for where, message in programs.link_by_external_ids(
+                username, changed, actor=self.actor
+            ).items():
+                self.result.errors.append(
+                    (row.sourcedid, "program_link_failed", f"{where}: {message}")
+                )
 
     def _plan_new_persons(self, batch: list[StagedPerson]) -> list[tuple[StagedPerson, Any]]:
         """The rows that surely make a new account: unlinked, not deleted, with a username, no
@@ -584,6 +612,7 @@ class Applier:
         if row.user_id != data_after.id:
             row.user_id = data_after.id
             row.save(update_fields=["user"])
+        self._program_key(row, data_after.username)
         if created:
             self.result.count("person", CREATED)
             self.result.changes.append(Change("person", "create", data_after.username))

@@ -53,6 +53,8 @@ class SisConfig:
     crosslist_prefix: str = "XLS "
     live_drop_window_minutes: int = 60
     live_drop_minimum: int = 20
+    external_id_org: str = ""
+    external_id_source: str = "sctid"
 
     @classmethod
     def load(cls, **overrides: Any) -> SisConfig:
@@ -95,6 +97,8 @@ class SisConfig:
             crosslist_prefix=str(raw.get("CROSSLIST_PREFIX", "XLS ")),
             live_drop_window_minutes=int(raw.get("LIVE_DROP_WINDOW_MINUTES", 60)),
             live_drop_minimum=int(raw.get("LIVE_DROP_MINIMUM", 20)),
+            external_id_org=str(raw.get("EXTERNAL_ID_ORG", "")),
+            external_id_source=str(raw.get("EXTERNAL_ID_SOURCE", "sctid")),
         )
 
     def term_allowed(self, term: str) -> bool:
