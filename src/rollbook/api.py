@@ -15,6 +15,7 @@ import rollbook
 from rollbook.audit.rest import router as audit_router
 from rollbook.auth import AdminSessionAuth, BearerAuth
 from rollbook.catalog.rest import router as catalog_router
+from rollbook.content_access.rest import router as content_router
 from rollbook.enrollments.rest import router as enrollments_router
 from rollbook.jobs.rest import router as jobs_router
 from rollbook.lib.errors import (
@@ -27,6 +28,7 @@ from rollbook.lib.errors import (
 )
 from rollbook.lib.middleware import body_limit_for, too_large_response
 from rollbook.people.rest import router as people_router
+from rollbook.programs.rest import router as programs_router
 from rollbook.roles.rest import router as roles_router
 from rollbook.sis_import.rest import router as sis_router
 
@@ -76,8 +78,10 @@ for router in (
     catalog_router,
     roles_router,
     enrollments_router,
+    content_router,
     jobs_router,
     audit_router,
+    programs_router,
     sis_router,
 ):
     api.add_router("", router)

@@ -358,6 +358,102 @@ def cmd_sis_monitor(args: argparse.Namespace) -> int:
     return 2
 
 
+def cmd_programs_upload(args: argparse.Namespace) -> int:
+    """Enroll (student_key,status,curriculum_uuid) or link (external_user_key,username) from a
+    CSV file, as a job run in the foreground with a progress bar and a summary.
+
+    Exit 0 when every row succeeded, 1 when some failed or the file is unusable (a bad file
+    names the line, and nothing is applied)."""
+    import csv
+    from pathlib import Path
+
+    _setup_django()
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from rollbook.audit.data import Actor
+    from rollbook.jobs import api as jobs
+    from rollbook.lib.errors import RollbookError
+    from rollbook.programs import api as programs
+
+    enroll = args.programs_command == "enroll"
+    columns = programs.ENROLL_COLUMNS if enroll else programs.LINK_COLUMNS
+    path = Path(args.file)
+    if not path.is_file():
+        err.print(f"[red]error[/]: {escape(str(path))}: no such file", soft_wrap=True)
+        return 1
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            rows = programs.read_csv(stream, name=path.name, columns=columns)
+        start = programs.start_enroll_upload if enroll else programs.start_link_upload
+        started = start(args.program_uuid, rows, actor=Actor.system("cli"), dispatch=False)
+    except RollbookError as exc:
+        line = exc.fields.get("line")
+        where = f"{path}:{line}" if line else str(path)
+        err.print(
+            f"[red]error[/] ({exc.code}): {escape(where)}: {escape(exc.message)}", soft_wrap=True
+        )
+        return 1
+    except (UnicodeDecodeError, csv.Error) as exc:
+        err.print(
+            f"[red]error[/]: {escape(str(path))}: not a UTF-8 CSV file ({exc})", soft_wrap=True
+        )
+        return 1
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task(args.programs_command, total=len(rows))
+
+        def observe(event: str, data: dict[str, Any]) -> None:
+            if event == "rows":
+                progress.update(task, completed=data["done"], total=data["total"])
+
+        job = jobs.run_job(started.uuid, observer=observe)
+    failed = job.counts.get("errors", 0)
+    summary = f"{path.name}: {job.state}" + (f", {failed:,} row(s) failed" if failed else "")
+    table = Table("what", "count")
+    table.add_row("rows", f"{len(rows):,}")
+    for name, count in sorted(job.counts.items()):
+        table.add_row(name, f"{count:,}")
+    err.print(f"job {job.uuid}")
+    err.print(table)
+    err.print(escape(summary), soft_wrap=True)
+    for error in job.errors[:25]:
+        record, message = str(error["record"]), str(error["message"])
+        detail = message.removeprefix(f"{record}: ")  # enroll's messages name the key
+        err.print(f"[yellow]{escape(record)}[/]: {escape(detail)}", soft_wrap=True)
+    if failed > 25:
+        err.print(f"... and {failed - 25:,} more: GET /api/v1/jobs/{job.uuid} lists the counts")
+    if job.state != "succeeded":
+        err.print(f"[red]error[/]: {escape(str(path))}: {escape(job.message)}", soft_wrap=True)
+        return 1
+    return 1 if failed else 0
+
+
+def cmd_programs_expire(args: argparse.Namespace) -> int:
+    """Remove program enrollments still waiting for an account after --days days."""
+    _setup_django()
+    from rollbook.audit.data import Actor
+    from rollbook.programs import api as programs
+
+    removed = programs.expire_waiting(days=args.days, actor=Actor.system("cli"))
+    sys.stdout.write(f"{removed}\n")
+    err.print(f"removed {removed} waiting program enrollment(s) older than {args.days} day(s)")
+    return 0
+
+
+def _days(value: str) -> int:
+    days = int(value)
+    if days < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return days
+
+
 def cmd_manage(args: argparse.Namespace, rest: Sequence[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rollbook.settings")
     from django.core.management import execute_from_command_line
@@ -436,6 +532,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.set_defaults(func=cmd_sis_monitor)
+
+    programs = sub.add_parser(
+        "programs", help="program enrollments (Open edX's program_enrollments)"
+    ).add_subparsers(dest="programs_command", required=True, metavar="ACTION")
+    p = programs.add_parser(
+        "enroll", help="enroll student keys from a CSV (student_key,status,curriculum_uuid)"
+    )
+    p.add_argument("program_uuid", metavar="PROGRAM_UUID")
+    p.add_argument("file", metavar="FILE.csv")
+    p.set_defaults(func=cmd_programs_upload)
+    p = programs.add_parser(
+        "link", help="link student keys to accounts from a CSV (external_user_key,username)"
+    )
+    p.add_argument("program_uuid", metavar="PROGRAM_UUID")
+    p.add_argument("file", metavar="FILE.csv")
+    p.set_defaults(func=cmd_programs_upload)
+    p = programs.add_parser(
+        "expire-waiting", help="remove program enrollments waiting for an account too long"
+    )
+    p.add_argument("--days", type=_days, required=True, metavar="N")
+    p.set_defaults(func=cmd_programs_expire)
 
     sub.add_parser("manage", help="Django management commands (rollbook manage help)")
     return parser

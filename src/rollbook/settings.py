@@ -179,6 +179,23 @@ SIS: dict[str, Any] = {
     "MAX_FILE_BYTES": _env_int("ROLLBOOK_SIS_MAX_FILE_BYTES", 2 * 1024 * 1024 * 1024),
 }
 
+# ---------------------------------------------------------------- course content access
+CONTENT: dict[str, Any] = {
+    # PUT .../structure bodies: 10,000 blocks and more are normal.
+    "STRUCTURE_MAX_BYTES": _env_int("ROLLBOOK_CONTENT_STRUCTURE_MAX_BYTES", 32 * 1024 * 1024),
+}
+# Django's own cap on a body read into memory: the largest per-route limit (the body-size
+# middleware enforces each route's own limit before the body is read).
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_BODY_BYTES, int(CONTENT["STRUCTURE_MAX_BYTES"]))
+
+# ---------------------------------------------------------------- program enrollments
+PROGRAMS: dict[str, Any] = {
+    # Records per program (course) enrollment write: 25, as Open edX's clients expect.
+    "MAX_RECORDS": _env_int("ROLLBOOK_PROGRAMS_MAX_RECORDS", 25),
+    # Keys per POST .../link (bigger files: the CSV upload, a job).
+    "LINK_MAX_RECORDS": _env_int("ROLLBOOK_PROGRAMS_LINK_MAX_RECORDS", 1000),
+}
+
 # ---------------------------------------------------------------- the live LMB endpoint
 LMB: dict[str, Any] = {
     "ENABLED": _env_bool("ROLLBOOK_LMB_ENABLED", True),
@@ -252,6 +269,7 @@ INSTALLED_APPS = [
     "rollbook.catalog",
     "rollbook.roles",
     "rollbook.enrollments",
+    "rollbook.content_access",
     "rollbook.programs",
     "rollbook.sis_import",
 ]

@@ -36,6 +36,21 @@ EXPECTED_ROUTES = {
     ("post", "/jobs/{job_id}/cancel"),
     ("get", "/audit"),
     ("get", "/version"),
+    ("put", "/programs/{program_uuid}"),
+    ("get", "/programs/{program_uuid}"),
+    ("get", "/programs/{program_uuid}/enrollments"),
+    ("post", "/programs/{program_uuid}/enrollments"),
+    ("patch", "/programs/{program_uuid}/enrollments"),
+    ("put", "/programs/{program_uuid}/enrollments"),
+    ("get", "/programs/{program_uuid}/courses/{course_key}/enrollments"),
+    ("post", "/programs/{program_uuid}/courses/{course_key}/enrollments"),
+    ("patch", "/programs/{program_uuid}/courses/{course_key}/enrollments"),
+    ("put", "/programs/{program_uuid}/courses/{course_key}/enrollments"),
+    ("post", "/programs/{program_uuid}/link"),
+    ("post", "/programs/{program_uuid}/enrollments/upload"),
+    ("post", "/programs/{program_uuid}/link/upload"),
+    ("put", "/users/{username}/external-ids"),
+    ("get", "/users/{username}/external-ids"),
 }
 # Actions on a resource named by the path: no body to send.
 BODYLESS_WRITES = {
@@ -45,9 +60,28 @@ BODYLESS_WRITES = {
     ("post", "/sis/imports/{job_id}/discard"),
     ("post", "/sis/drop-holds/{term}/approve"),
     ("post", "/sis/drop-holds/{term}/discard"),
+    ("put", "/courses/{course_key}/cohorts/{name}/members/{username}"),
 }
 # Uploads: a multipart body with a file field.
-MULTIPART_WRITES = {("post", "/sis/imports"): "file"}
+MULTIPART_WRITES = {
+    ("post", "/sis/imports"): "file",
+    ("post", "/programs/{program_uuid}/enrollments/upload"): "file",
+    ("post", "/programs/{program_uuid}/link/upload"): "file",
+}
+# Open edX's program_enrollments v1 shapes: the body is an array of records...
+_PROGRAM_WRITES = {
+    (method, path)
+    for method in ("post", "patch", "put")
+    for path in (
+        "/programs/{program_uuid}/enrollments",
+        "/programs/{program_uuid}/courses/{course_key}/enrollments",
+    )
+}
+ARRAY_WRITES = {route for route in _PROGRAM_WRITES if route[0] != "patch"}
+# ...and the answer maps each record's key to its outcome (204 for no records).
+KEYED_ANSWERS = _PROGRAM_WRITES
+# Bodies that map keys of the caller's choosing to strings.
+MAP_WRITES = {("post", "/programs/{program_uuid}/link"), ("put", "/users/{username}/external-ids")}
 # Raw XML bodies (the LMB endpoint).
 XML_WRITES = {("post", "/sis/lmb")}
 
@@ -82,12 +116,20 @@ def test_the_document_declares_bearer_auth(document: dict[str, Any]) -> None:
 def test_every_operation_has_a_response_schema(operation: Any) -> None:
     success = [status for status in responses(operation) if status.startswith("2")]
     assert success, operation.id
+    route = (operation.method, operation.path.removeprefix("/api/v1"))
     for status in success:
+        if status == "204":  # no content
+            assert route in KEYED_ANSWERS, operation.id
+            assert "content" not in responses(operation)[status]
+            continue
         content = responses(operation)[status]["content"]
         if "text/csv" in content:  # a file download
             assert content["text/csv"]["schema"]["format"] == "binary"
             continue
         schema = response_schema(operation, status)
+        if route in KEYED_ANSWERS:
+            assert schema["additionalProperties"] == {"type": "string"}, (operation.id, status)
+            continue
         assert schema.get("properties"), (operation.id, status)
 
 
@@ -111,7 +153,14 @@ def test_every_write_has_a_request_schema(operation: Any) -> None:
         assert MULTIPART_WRITES[route] in form["properties"]
         return
     schema = resolve(body["content"]["application/json"]["schema"])
+    if route in ARRAY_WRITES:
+        assert schema["type"] == "array"
+        assert {"student_key", "status"} <= set(schema["items"]["required"])
+        return
     assert schema["type"] == "object"
+    if route in MAP_WRITES:
+        assert schema["additionalProperties"] == {"type": "string"}
+        return
     assert schema["properties"]
 
 

@@ -15,11 +15,16 @@ MSG_TOO_LARGE = "The request body is {size} bytes; the limit is {limit} bytes."
 
 # Paths that set their own limits (later issues: structures 10 MiB+, LMB messages 1 MiB).
 BODY_LIMITS: dict[str, int] = {}
+# Limits by the end of the path (e.g. "/structure"), for routes with a key in the middle.
+BODY_LIMIT_SUFFIXES: dict[str, int] = {}
 
 
 def body_limit_for(path: str) -> int:
     for prefix, limit in BODY_LIMITS.items():
         if path.startswith(prefix):
+            return limit
+    for suffix, limit in BODY_LIMIT_SUFFIXES.items():
+        if path.endswith(suffix):
             return limit
     return int(settings.MAX_BODY_BYTES)
 

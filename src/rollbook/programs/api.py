@@ -258,7 +258,7 @@ def _cursor_page(rows: Any, cursor: str | None, page_size: int, row_of: Any) -> 
         before = list(
             rows.filter(id__lte=start).order_by("-id").values_list("id", flat=True)[: page_size + 1]
         )
-        previous = _cursor(before[-1] - 1) if len(before) > page_size else _cursor(0)
+        previous = _cursor(before[-1]) if len(before) > page_size else _cursor(0)
     return CursorPage(items, _cursor(batch[-1].id) if more else None, previous)
 
 
@@ -973,10 +973,15 @@ def read_csv(stream: Iterable[str], *, name: str, columns: tuple[str, ...]) -> l
 
 
 def start_enroll_upload(
-    program_uuid: uuid_module.UUID | str, rows: list[dict[str, str]], *, actor: Actor
+    program_uuid: uuid_module.UUID | str,
+    rows: list[dict[str, str]],
+    *,
+    actor: Actor,
+    dispatch: bool = True,
 ) -> JobData:
     """Create or update program enrollments from CSV rows (student_key, status,
-    curriculum_uuid) as a job; each row's outcome is in the job's counts and errors."""
+    curriculum_uuid) as a job; each row's outcome is in the job's counts and errors.
+    `dispatch=False` leaves the job queued for the caller to run (the CLI, in the foreground)."""
     program = _program_row(program_uuid)
     for line, row in enumerate(rows, start=2):
         try:
@@ -990,17 +995,27 @@ def start_enroll_upload(
                 fields={"line": str(line)},
             ) from None
     return jobs.start_job(
-        ENROLL_JOB_KIND, {"program_uuid": str(program.uuid), "rows": rows}, actor=actor
+        ENROLL_JOB_KIND,
+        {"program_uuid": str(program.uuid), "rows": rows},
+        actor=actor,
+        dispatch=dispatch,
     )
 
 
 def start_link_upload(
-    program_uuid: uuid_module.UUID | str, rows: list[dict[str, str]], *, actor: Actor
+    program_uuid: uuid_module.UUID | str,
+    rows: list[dict[str, str]],
+    *,
+    actor: Actor,
+    dispatch: bool = True,
 ) -> JobData:
     """Link keys to accounts from CSV rows (external_user_key, username) as a job."""
     program = _program_row(program_uuid)
     return jobs.start_job(
-        LINK_JOB_KIND, {"program_uuid": str(program.uuid), "rows": rows}, actor=actor
+        LINK_JOB_KIND,
+        {"program_uuid": str(program.uuid), "rows": rows},
+        actor=actor,
+        dispatch=dispatch,
     )
 
 
@@ -1023,7 +1038,9 @@ def run_enroll_job(context: jobs.JobContext) -> dict[str, Any]:
                 context.error(key, outcome, f"{key}: {outcome}")
             else:
                 context.count(outcome)
-        context.progress(min(start + _CHUNK, len(rows)), len(rows))
+        done = min(start + _CHUNK, len(rows))
+        context.progress(done, len(rows))
+        context.notify("rows", done=done, total=len(rows))
     return {"program_uuid": program_uuid, "rows": len(rows)}
 
 
@@ -1036,5 +1053,7 @@ def run_link_job(context: jobs.JobContext) -> dict[str, Any]:
         context.count("linked", len(result.linked))
         for key, message in result.errors.items():
             context.error(key, "not_linked", message)
-        context.progress(min(start + _CHUNK, len(rows)), len(rows))
+        done = min(start + _CHUNK, len(rows))
+        context.progress(done, len(rows))
+        context.notify("rows", done=done, total=len(rows))
     return {"program_uuid": program_uuid, "rows": len(rows)}
