@@ -257,3 +257,48 @@ def test_a_large_structure_is_accepted(staff_api: Any) -> None:
     response = staff_api.put(f"courses/{COURSE}/structure", body)
     assert response.status_code == 201, response.content[:300]
     assert response.json()["blocks"] == 11_001
+
+
+def test_the_collected_data_is_shared_through_redis(staff_api: Any) -> None:
+    """With Redis as the cache (as in a multi-process deployment), a process that did not
+    collect the version reads it from Redis instead of collecting again."""
+    import os
+    import uuid as uuid_module
+
+    from django.core.cache import caches
+    from django.test import override_settings
+
+    from rollbook.content_access import api as content_api
+    from rollbook.content_access import blocks as blocks_module
+
+    url = os.environ.get("ROLLBOOK_TEST_REDIS_URL", "").strip() or "redis://127.0.0.1:6379/14"
+    redis_cache = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"rollbook-test-{uuid_module.uuid4().hex}",
+        }
+    }
+    Make.course(COURSE, modes=["audit", "verified"], default_mode="audit")
+    Make.user("ann")
+    with override_settings(CACHES=redis_cache):
+        caches.close_all()
+        version = content.put_structure(COURSE, STRUCTURE, actor=ACTOR)
+        content_api._local.clear()  # another process: nothing in its memory
+        calls: list[int] = []
+        original = blocks_module.collect
+
+        def counting(structure: Any) -> Any:
+            calls.append(1)
+            return original(structure)
+
+        content_api.collect = counting  # type: ignore[assignment]
+        try:
+            collected = content.get_collected(COURSE)
+        finally:
+            content_api.collect = original  # type: ignore[assignment]
+        assert calls == []  # read from Redis
+        assert len(collected.ids) == version.blocks == 9
+        assert content.course_blocks(COURSE, "ann")["root"] == "course"
+        caches["default"].delete(content_api._cache_key(COURSE, version.version))
+    caches.close_all()
