@@ -271,6 +271,7 @@ INSTALLED_APPS = [
     "rollbook.enrollments",
     "rollbook.content_access",
     "rollbook.programs",
+    "rollbook.certificates",
     "rollbook.sis_import",
 ]
 

@@ -46,6 +46,7 @@ __all__ = [
     "bulk_enroll",
     "drop_source",
     "enroll_from_source",
+    "enrollment_modes",
     "get_enrollment",
     "list_course_enrollments",
     "list_user_enrollments",
@@ -549,3 +550,24 @@ def write_enrollment(
         course, user, row, mode=mode, is_active=is_active, actor=actor, change_sources=change
     )
     return _state(saved, course.key), changed
+
+
+def enrollment_modes(
+    course_key: str,
+    *,
+    user_ids: Iterable[int] | None = None,
+    after_user_id: int = 0,
+    limit: int = 1000,
+) -> list[tuple[int, str, bool]]:
+    """(user id, mode, is active) of a course's enrollments: those of `user_ids`, or the next
+    `limit` after `after_user_id` in user id order (one query)."""
+    course = catalog.get_course(course_key)
+    rows = CourseEnrollment.objects.filter(course_id=course.id)
+    if user_ids is not None:
+        rows = rows.filter(user_id__in=sorted(set(user_ids)))
+    else:
+        rows = rows.filter(user_id__gt=after_user_id)
+    rows = rows.order_by("user_id")
+    if user_ids is None:
+        rows = rows[:limit]
+    return list(rows.values_list("user_id", "mode", "is_active"))

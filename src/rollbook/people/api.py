@@ -41,6 +41,7 @@ __all__ = [
     "UserRef",
     "audit_snapshot",
     "authenticate_token",
+    "certificate_profiles",
     "create_token",
     "create_users",
     "ensure_user",
@@ -585,3 +586,23 @@ def set_external_ids(username: str, ids: dict[str, str], *, actor: Actor) -> dic
             )
             changed[org] = key
     return changed
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateProfile:
+    username: str
+    name: str
+    allow_certificate: bool
+
+
+def certificate_profiles(user_ids: Iterable[int]) -> dict[int, CertificateProfile]:
+    """Username, full name and certificate restriction of many users, one query per 500."""
+    ids = sorted(set(user_ids))
+    found: dict[int, CertificateProfile] = {}
+    for start in range(0, len(ids), 500):
+        rows = User.objects.filter(id__in=ids[start : start + 500]).values_list(
+            "id", "username", "name", "profile__allow_certificate"
+        )
+        for user_id, username, name, allowed in rows:
+            found[user_id] = CertificateProfile(username, name, allowed is not False)
+    return found
