@@ -90,6 +90,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Tests on a file too, not Django's in-memory database: its shared cache answers "table is
     # locked" at once to a second thread instead of waiting, unlike the real thing.
     _db["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
+elif "postgresql" in _db["ENGINE"]:
+    # Foreign-key checks run as cached plans; planned once while a table was small, a generic
+    # plan keeps scanning the table for ever. Custom plans use the index (bench/RESULTS.md).
+    _db.setdefault("OPTIONS", {})["options"] = "-c plan_cache_mode=force_custom_plan"
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -194,6 +198,14 @@ PROGRAMS: dict[str, Any] = {
     "MAX_RECORDS": _env_int("ROLLBOOK_PROGRAMS_MAX_RECORDS", 25),
     # Keys per POST .../link (bigger files: the CSV upload, a job).
     "LINK_MAX_RECORDS": _env_int("ROLLBOOK_PROGRAMS_LINK_MAX_RECORDS", 1000),
+}
+
+# ---------------------------------------------------------------- certificates
+CERTIFICATES: dict[str, Any] = {
+    # The public verify page (/certificates/{verify_uuid}): requests per client address in a
+    # fixed window, "N/second", "N/minute" or "N/hour" (a bare N is per minute; 0 is no
+    # limit). Parsed by certificates/verify.py, which names this variable when it is wrong.
+    "VERIFY_RATE": os.environ.get("ROLLBOOK_CERT_VERIFY_RATE", "60/minute"),
 }
 
 # ---------------------------------------------------------------- the live LMB endpoint

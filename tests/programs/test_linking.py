@@ -274,7 +274,9 @@ def test_expire_waiting_removes_old_unlinked_ones_with_audit(setup: Any) -> None
 
 
 @pytest.mark.parametrize("keys", [5, 20])
-def test_linking_costs_a_constant_number_of_queries_per_key(setup: Any, keys: int) -> None:
+def test_waiting_keys_link_a_chunk_at_a_time_in_a_fixed_number_of_queries(
+    setup: Any, keys: int
+) -> None:
     program, curriculum = setup
     for n in range(keys):
         Make.user(f"learner{n}")
@@ -282,12 +284,52 @@ def test_linking_costs_a_constant_number_of_queries_per_key(setup: Any, keys: in
     mapping = {f"K{n}": f"learner{n}" for n in range(keys)}
     with CaptureQueriesContext(connection) as queries:
         assert link(program, mapping) == {}
-    assert len(queries) == FIXED + PER_KEY * keys
+    assert len(queries) == PLAN + PER_CHUNK
+    assert all(mode_of(C2, f"learner{n}") == ("masters", True) for n in range(keys))
 
 
-# Pinned: the planning reads (program, users, enrollments, keys held, program courses,
-# courses, program course enrollments, pending roles) whatever the number of keys; then per
-# key its savepoint and release, the link, its audit row, and per course (two here) the lock,
-# the enrollment, its audit row and the attachment.
-FIXED = 8
-PER_KEY = 4 + 2 * 4
+# The planning reads (program, users, enrollments, keys held, program courses, courses,
+# program course enrollments, pending roles), then per chunk of up to 500 keys: its
+# savepoint and release, the lock of the enrollments, their INSERT, their audit rows, the
+# links, the attachments and the links' audit rows.
+PLAN = 8
+PER_CHUNK = 8
+
+
+@pytest.mark.parametrize("keys", [3, 6])
+def test_keys_linked_one_by_one_cost_a_constant_number_of_queries_each(
+    setup: Any, keys: int
+) -> None:
+    """Relinking goes key by key (rule 2 needs the old account's enrollments)."""
+    program, curriculum = setup
+    for n in range(keys):
+        Make.user(f"first{n}")
+        Make.user(f"second{n}")
+        waiting(program, curriculum, f"K{n}")
+    link(program, {f"K{n}": f"first{n}" for n in range(keys)})
+    with CaptureQueriesContext(connection) as queries:
+        assert link(program, {f"K{n}": f"second{n}" for n in range(keys)}) == {}
+    assert len(queries) == PLAN + RELINK_PER_KEY * keys
+
+
+# Per key: savepoint and release, the old account, its lock, per course (two) the old
+# enrollment's update, its audit row and the detachment, the unlink's audit row, the link,
+# then per course the new account's lock, enrollment, audit row and attachment, and the
+# link's audit row.
+RELINK_PER_KEY = 2 + 1 + 1 + 2 * 3 + 1 + 1 + 2 * 4 + 1
+
+
+def test_a_chunk_that_fails_is_linked_key_by_key(
+    setup: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program, curriculum = setup
+    waiting(program, curriculum, "K1")
+    waiting(program, curriculum, "K2")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("lost connection")
+
+    monkeypatch.setattr(programs.enrollments, "write_enrollments_many", broken)
+    assert link(program, {"K1": "ann", "K2": "bob"}) == {}
+    assert mode_of(C1, "ann") == ("masters", True)
+    assert mode_of(C1, "bob") == ("masters", True)

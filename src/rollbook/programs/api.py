@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 
@@ -753,7 +753,39 @@ def link_program_enrollments(
     courses = _courses_of(plan)
     pces = _course_enrollments_of(plan)
     pending = _pending_roles_of(pces)
-    for done, (lowered, user) in enumerate(plan.users.items(), start=1):
+    # Waiting keys whose courses all exist with a masters track and that wait for no staff
+    # role (nearly all) are linked a chunk at a time; the others key by key.
+    simple: list[str] = []
+    careful: list[str] = []
+    for lowered in plan.users:
+        rows = plan.enrollments[lowered]
+        their = [pce for row in rows for pce in pces.get(row.id, [])]
+        keys = [pce.course_key for pce in their]
+        if (
+            all(row.user_id is None for row in rows)
+            and all(key in courses and MASTERS in courses[key].modes for key in keys)
+            and len(set(keys)) == len(keys)
+            and not any(pending.get(pce.id) for pce in their)
+        ):
+            simple.append(lowered)
+        else:
+            careful.append(lowered)
+    done = 0
+    for start in range(0, len(simple), _LINK_CHUNK):
+        chunk = simple[start : start + _LINK_CHUNK]
+        try:
+            with transaction.atomic():
+                _link_chunk(program, plan, chunk, courses, pces, actor)
+        except Exception:  # key by key instead, so that the one at fault fails alone
+            log.warning("linking a chunk of %d keys failed; linking them one by one", len(chunk))
+            careful.extend(chunk)
+            continue
+        result.linked.extend(plan.keys[lowered] for lowered in chunk)
+        done += len(chunk)
+        if progress is not None:
+            progress(done)
+    for lowered in careful:
+        user = plan.users[lowered]
         key = plan.keys[lowered]
         rows = plan.enrollments[lowered]
         try:
@@ -764,11 +796,105 @@ def link_program_enrollments(
             result.errors[key] = f"{type(exc).__name__}: {exc}"
             for row in rows:  # what the rolled-back savepoint undid, undone here too
                 row.refresh_from_db(fields=["user"])
+                for pce in pces.get(row.id, []):
+                    pce.refresh_from_db(fields=["course_enrollment"])
         else:
             result.linked.append(key)
+        done += 1
         if progress is not None:
             progress(done)
     return result
+
+
+_LINK_CHUNK = 500
+
+
+def _link_chunk(
+    program: Program,
+    plan: _Plan,
+    chunk: list[str],
+    courses: dict[str, CourseData],
+    pces: dict[int, list[ProgramCourseEnrollment]],
+    actor: Actor,
+) -> None:
+    """Link waiting keys together, with the same effect as one by one: lock the users'
+    enrollments in the courses (one query), write them (rule 3) in one INSERT and one UPDATE,
+    then the links and attachments (two statements) and the audit rows (two INSERTs)."""
+    pairs = [
+        (plan.users[lowered], courses[pce.course_key])
+        for lowered in chunk
+        for row in plan.enrollments[lowered]
+        for pce in pces.get(row.id, [])
+    ]
+    locked = enrollments.lock_enrollments_many(pairs)
+    writes: list[enrollments.EnrollmentWrite] = []
+    source = program_source(program.uuid)
+    for lowered in chunk:
+        user = plan.users[lowered]
+        for row in plan.enrollments[lowered]:
+            for pce in pces.get(row.id, []):
+                course = courses[pce.course_key]
+                existing = locked.get((user.id, course.key))
+                mode: str | None = MASTERS
+                if existing is not None and existing.mode not in (*UPSELL_MODES, MASTERS):
+                    log.warning(
+                        "%s keeps the %s mode in %s: linked to program %s without moving to "
+                        "masters",
+                        user.username,
+                        existing.mode,
+                        course.key,
+                        program.uuid,
+                    )
+                    mode = None
+                writes.append(
+                    enrollments.EnrollmentWrite(
+                        course,
+                        user,
+                        existing,
+                        mode=mode,
+                        is_active=pce.status == CourseStatus.ACTIVE,
+                        add_source=source,
+                    )
+                )
+    states = enrollments.write_enrollments_many(writes, actor=actor)
+    now = clock.now()
+    links: list[tuple[Any, ...]] = []
+    attachments: list[tuple[Any, ...]] = []
+    events: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]] = []
+    for lowered in chunk:
+        user = plan.users[lowered]
+        for row in plan.enrollments[lowered]:
+            links.append((user.id, now, row.id))
+            events.append(
+                (
+                    "program_enrollment.linked",
+                    f"program:{program.uuid}:{row.external_user_key}",
+                    {"username": None},
+                    {"username": user.username},
+                )
+            )
+            for pce in pces.get(row.id, []):
+                state = states[(user.id, pce.course_key)]
+                attachments.append((state.id, now, pce.id))
+    _execute_many(ProgramEnrollment, "user_id = %s, modified = %s", links)
+    _execute_many(ProgramCourseEnrollment, "course_enrollment_id = %s, modified = %s", attachments)
+    audit.record_many(events, actor=actor)
+    for lowered in chunk:  # the plan's rows, as now written
+        for row in plan.enrollments[lowered]:
+            row.user_id = plan.users[lowered].id
+            for pce in pces.get(row.id, []):
+                pce.course_enrollment_id = states[(row.user_id, pce.course_key)].id
+
+
+def _execute_many(model: Any, assignments: str, params: list[tuple[Any, ...]]) -> None:
+    """One UPDATE ... WHERE id = %s statement for many rows (executemany)."""
+    if not params:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    # The table and the assignments are ours, never input; every value is a parameter.
+    sql = f"UPDATE {table} SET {assignments} WHERE id = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def _courses_of(plan: _Plan) -> dict[str, CourseData]:
