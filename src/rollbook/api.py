@@ -15,6 +15,7 @@ import rollbook
 from rollbook.audit.rest import router as audit_router
 from rollbook.auth import AdminSessionAuth, BearerAuth
 from rollbook.catalog.rest import router as catalog_router
+from rollbook.certificates.rest import router as certificates_router
 from rollbook.content_access.rest import router as content_router
 from rollbook.enrollments.rest import router as enrollments_router
 from rollbook.jobs.rest import router as jobs_router
@@ -82,6 +83,7 @@ for router in (
     jobs_router,
     audit_router,
     programs_router,
+    certificates_router,
     sis_router,
 ):
     api.add_router("", router)

@@ -6,6 +6,7 @@ from django.urls import URLPattern, URLResolver, path, re_path
 
 from rollbook import views
 from rollbook.api import api
+from rollbook.certificates import verify
 
 admin.site.site_header = "rollbook administration"
 admin.site.site_title = "rollbook"
@@ -16,6 +17,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("metrics", views.metrics, name="metrics"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    # The public verify page: everything under /certificates/ is a verify id, and whatever is
+    # not a valid one answers the page's own 404 (never the API's JSON shape).
+    re_path(
+        r"^certificates/(?P<verify_uuid>.*)$", verify.verify_certificate, name="certificate-verify"
+    ),
 ]
 
 if settings.SERVE_STATIC:

@@ -49,15 +49,21 @@ from rollbook.lib.pagination import Page, PageRequest, paginate
 from rollbook.people import api as people
 
 __all__ = [
+    "CertificateRow",
     "CertificateStatus",
+    "GenerationRunData",
+    "GradeData",
     "GradeRecord",
+    "Verification",
     "add_to_allowlist",
     "certificate_status",
     "delete_certificate",
     "generate_certificate",
+    "get_grade",
     "invalidate",
     "lift_invalidation",
     "list_certificates",
+    "list_generation_runs",
     "override_issue_date",
     "put_grades",
     "remove_from_allowlist",
@@ -184,6 +190,27 @@ def put_grades(course_key: str, grades: list[GradeRecord], *, actor: Actor) -> d
             actor=actor,
         )
     return results
+
+
+@dataclass(frozen=True, slots=True)
+class GradeData:
+    username: str
+    course_key: str
+    percent: float
+    letter_grade: str
+    passed: bool
+    modified: dt.datetime
+
+
+def get_grade(course_key: str, username: str) -> GradeData | None:
+    """The learner's recorded grade in the course (None when none was recorded)."""
+    user = people.get_user_ref(username)
+    row = CourseGrade.objects.filter(course_key=course_key, user_id=user.id).first()
+    if row is None:
+        return None
+    return GradeData(
+        user.username, course_key, row.percent, row.letter_grade, row.passed, row.modified
+    )
 
 
 # ---------------------------------------------------------------- allowlist, invalidation
@@ -524,20 +551,22 @@ def start_generation(
                 f"Only downloadable and error certificates are regenerated, not {status}.",
                 fields={"statuses_to_regenerate": status},
             )
-    job = jobs.start_job(
-        GENERATE_JOB_KIND,
-        {"course_key": course.key, "usernames": usernames, "regenerate": regenerate},
-        actor=actor,
-        dispatch=dispatch,
-    )
-    GenerationRun.objects.create(
-        job_uuid=job.uuid,
-        course_key=course.key,
-        requested_by=_who(actor),
-        usernames=usernames or [],
-        statuses_to_regenerate=regenerate,
-        created=clock.now(),
-    )
+    # One transaction: the job is dispatched on commit, so its run finds the history row.
+    with transaction.atomic():
+        job = jobs.start_job(
+            GENERATE_JOB_KIND,
+            {"course_key": course.key, "usernames": usernames, "regenerate": regenerate},
+            actor=actor,
+            dispatch=dispatch,
+        )
+        GenerationRun.objects.create(
+            job_uuid=job.uuid,
+            course_key=course.key,
+            requested_by=_who(actor),
+            usernames=usernames or [],
+            statuses_to_regenerate=regenerate,
+            created=clock.now(),
+        )
     return job
 
 
@@ -563,6 +592,7 @@ def run_generation(context: jobs.JobContext) -> dict[str, Any]:
                 actor=context.actor,
             )
             context.progress(min(start + BATCH, len(ids)), len(ids))
+            context.notify("batch", done=sum(totals.values()))
     else:
         after = 0
         while True:
@@ -590,6 +620,7 @@ def run_generation(context: jobs.JobContext) -> dict[str, Any]:
 def certificate_status(course_key: str, username: str) -> dict[str, Any]:
     """{status, mode} (+ grade when graded, download_url only when downloadable); with no
     record, {"status": "unavailable", "mode": "honor"}."""
+    catalog.get_course(course_key)
     user = people.get_user_ref(username)
     cert = (
         Certificate.objects.filter(course_key=course_key, user_id=user.id)
@@ -619,6 +650,7 @@ class CertificateRow:
 def list_certificates(
     course_key: str, *, page: PageRequest, status: str | None = None
 ) -> Page[CertificateRow]:
+    catalog.get_course(course_key)
     rows = Certificate.objects.filter(course_key=course_key).select_related("user").order_by("id")
     if status:
         rows = rows.filter(status=status)
@@ -633,6 +665,38 @@ def _row(c: Certificate) -> CertificateRow:
         c.grade,
         c.verify_uuid if c.status == S.DOWNLOADABLE else None,
         c.issued_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRunData:
+    job_id: uuid_module.UUID
+    course_key: str
+    requested_by: str
+    usernames: list[str]  # empty: every enrolled learner
+    statuses_to_regenerate: list[str]
+    counts: dict[str, int]  # per outcome, once finished
+    created: dt.datetime
+    finished: dt.datetime | None
+
+
+def list_generation_runs(course_key: str, *, page: PageRequest) -> Page[GenerationRunData]:
+    """The course's batch generations, newest first."""
+    catalog.get_course(course_key)
+    rows = GenerationRun.objects.filter(course_key=course_key).order_by("-id")
+    return paginate(rows, page, _run)
+
+
+def _run(r: GenerationRun) -> GenerationRunData:
+    return GenerationRunData(
+        r.job_uuid,
+        r.course_key,
+        r.requested_by,
+        list(r.usernames),
+        list(r.statuses_to_regenerate),
+        dict(r.counts),
+        r.created,
+        r.finished,
     )
 
 

@@ -1,0 +1,127 @@
+"""Certificates in the admin, to look things up: certificates, grades, allowlist entries,
+invalidations and generation runs.
+
+Nothing is edited here: grades, the allowlist, invalidations and generation go through the
+REST API or `rollbook certificates generate`, so that every change follows the status
+machine and leaves an audit row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from rollbook.certificates.models import (
+    AllowlistEntry,
+    Certificate,
+    CourseGrade,
+    GenerationRun,
+    Invalidation,
+)
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Certificate)
+class CertificateAdmin(_ReadOnly):
+    list_display = ("user", "course_key", "status", "mode", "grade", "issued_at", "modified")
+    list_filter = ("status", "course_key", "mode")
+    # "=": exact (username case-insensitively), as keys are compared everywhere.
+    search_fields = ("=user__username", "=course_key", "=verify_uuid")
+    list_select_related = ("user",)
+    fields = (
+        "user",
+        "course_key",
+        "status",
+        "mode",
+        "grade",
+        "name",
+        "distinction",
+        "error_reason",
+        "verify_link",
+        "download_uuid",
+        "created",
+        "modified",
+        "issued_at",
+        "issued_at_reason",
+    )
+    readonly_fields = fields
+    ordering = ("-id",)
+
+    @admin.display(description="verify page")
+    def verify_link(self, obj: Certificate) -> str:
+        url = f"/certificates/{obj.verify_uuid}"
+        return format_html('<a href="{}">{}</a>', url, url)
+
+
+@admin.register(CourseGrade)
+class CourseGradeAdmin(_ReadOnly):
+    list_display = ("user", "course_key", "percent", "letter_grade", "passed", "modified")
+    list_filter = ("passed", "course_key")
+    search_fields = ("=user__username", "=course_key")
+    list_select_related = ("user",)
+    fields = ("user", "course_key", "percent", "letter_grade", "passed", "modified")
+    readonly_fields = fields
+    ordering = ("-id",)
+
+
+@admin.register(AllowlistEntry)
+class AllowlistEntryAdmin(_ReadOnly):
+    list_display = ("user", "course_key", "notes", "created", "created_by")
+    list_filter = ("course_key",)
+    search_fields = ("=user__username", "=course_key")
+    list_select_related = ("user",)
+    fields = ("user", "course_key", "notes", "created", "created_by")
+    readonly_fields = fields
+    ordering = ("-id",)
+
+
+@admin.register(Invalidation)
+class InvalidationAdmin(_ReadOnly):
+    list_display = ("user", "course_key", "active", "notes", "created", "created_by", "lifted_at")
+    list_filter = ("active", "course_key")
+    search_fields = ("=user__username", "=course_key")
+    list_select_related = ("user",)
+    fields = (
+        "user",
+        "course_key",
+        "active",
+        "notes",
+        "created",
+        "created_by",
+        "lifted_at",
+        "lifted_by",
+    )
+    readonly_fields = fields
+    ordering = ("-id",)
+
+
+@admin.register(GenerationRun)
+class GenerationRunAdmin(_ReadOnly):
+    list_display = ("job_uuid", "course_key", "requested_by", "created", "finished", "counts")
+    list_filter = ("course_key",)
+    search_fields = ("=job_uuid", "=course_key", "=requested_by")
+    fields = (
+        "job_uuid",
+        "course_key",
+        "requested_by",
+        "usernames",
+        "statuses_to_regenerate",
+        "counts",
+        "created",
+        "finished",
+    )
+    readonly_fields = fields
+    ordering = ("-id",)
