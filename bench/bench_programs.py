@@ -321,7 +321,7 @@ def full_scans(plan: str) -> list[str]:
 def measure_queries(start: int) -> dict[str, Any]:
     """Link QUERY_RUNS[0] keys, then QUERY_RUNS[1] more, counting their queries; explain each
     statement of the second run that repeats per key."""
-    from django.db import connection
+    from django.db import DatabaseError, connection, transaction
     from django.test.utils import CaptureQueriesContext
 
     from rollbook.audit.data import Actor
@@ -351,7 +351,12 @@ def measure_queries(start: int) -> dict[str, Any]:
         entry: dict[str, Any] = {"sql": sql, "count": n, "per_key": round(n / big, 2)}
         verb = sql.lstrip().split(None, 1)[0].upper()
         if verb in ("SELECT", "UPDATE", "INSERT", "DELETE"):
-            entry["plan"] = plan_of(sql, params)
+            one = params[0] if params and isinstance(params[0], (list, tuple)) else params
+            try:  # an executemany: the plan of one row; a bulk form may not explain
+                with transaction.atomic():
+                    entry["plan"] = plan_of(sql, one)
+            except DatabaseError as exc:
+                entry["plan"] = f"(not explained: {exc})"
             entry["full_scans"] = full_scans(entry["plan"])
         statements.append(entry)
     return {
