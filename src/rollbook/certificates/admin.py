@@ -8,10 +8,7 @@ machine and leaves an audit row.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.html import format_html
 
 from rollbook.certificates.models import (
@@ -21,21 +18,11 @@ from rollbook.certificates.models import (
     GenerationRun,
     Invalidation,
 )
-
-
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from rollbook.lib.admin import ReadOnlyAdmin
 
 
 @admin.register(Certificate)
-class CertificateAdmin(_ReadOnly):
+class CertificateAdmin(ReadOnlyAdmin):
     list_display = ("user", "course_key", "status", "mode", "grade", "issued_at", "modified")
     list_filter = ("status", "course_key", "mode")
     # "=": exact (username case-insensitively), as keys are compared everywhere.
@@ -67,7 +54,7 @@ class CertificateAdmin(_ReadOnly):
 
 
 @admin.register(CourseGrade)
-class CourseGradeAdmin(_ReadOnly):
+class CourseGradeAdmin(ReadOnlyAdmin):
     list_display = ("user", "course_key", "percent", "letter_grade", "passed", "modified")
     list_filter = ("passed", "course_key")
     search_fields = ("=user__username", "=course_key")
@@ -78,7 +65,7 @@ class CourseGradeAdmin(_ReadOnly):
 
 
 @admin.register(AllowlistEntry)
-class AllowlistEntryAdmin(_ReadOnly):
+class AllowlistEntryAdmin(ReadOnlyAdmin):
     list_display = ("user", "course_key", "notes", "created", "created_by")
     list_filter = ("course_key",)
     search_fields = ("=user__username", "=course_key")
@@ -89,7 +76,7 @@ class AllowlistEntryAdmin(_ReadOnly):
 
 
 @admin.register(Invalidation)
-class InvalidationAdmin(_ReadOnly):
+class InvalidationAdmin(ReadOnlyAdmin):
     list_display = ("user", "course_key", "active", "notes", "created", "created_by", "lifted_at")
     list_filter = ("active", "course_key")
     search_fields = ("=user__username", "=course_key")
@@ -109,7 +96,7 @@ class InvalidationAdmin(_ReadOnly):
 
 
 @admin.register(GenerationRun)
-class GenerationRunAdmin(_ReadOnly):
+class GenerationRunAdmin(ReadOnlyAdmin):
     list_display = ("job_uuid", "course_key", "requested_by", "created", "finished", "counts")
     list_filter = ("course_key",)
     search_fields = ("=job_uuid", "=course_key", "=requested_by")

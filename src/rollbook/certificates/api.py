@@ -47,6 +47,7 @@ from rollbook.lib import clock
 from rollbook.lib.errors import Conflict, Invalid, NotFound
 from rollbook.lib.pagination import Page, PageRequest, paginate
 from rollbook.people import api as people
+from rollbook.people.data import UserRef
 
 __all__ = [
     "CertificateRow",
@@ -321,22 +322,28 @@ def _set(cert: Certificate, status: str, actor: Actor, username: str, *, reason:
     )
 
 
+def _locked_certificate(course_key: str, user: UserRef) -> Certificate:
+    """The user's certificate in the course, locked until the transaction ends; 404 if none."""
+    cert = (
+        Certificate.objects.select_for_update()
+        .filter(course_key=course_key, user_id=user.id)
+        .first()
+    )
+    if cert is None:
+        raise NotFound(
+            CertificateErrorCode.NO_CERTIFICATE,
+            MSG_NO_CERTIFICATE.format(username=user.username, course_key=course_key),
+        )
+    return cert
+
+
 def set_status(
     course_key: str, username: str, status: str, *, actor: Actor, error_reason: str = ""
 ) -> None:
     """One transition of the status machine (409 when not allowed; nothing written)."""
     user = people.get_user_ref(username)
     with transaction.atomic():
-        cert = (
-            Certificate.objects.select_for_update()
-            .filter(course_key=course_key, user_id=user.id)
-            .first()
-        )
-        if cert is None:
-            raise NotFound(
-                CertificateErrorCode.NO_CERTIFICATE,
-                MSG_NO_CERTIFICATE.format(username=user.username, course_key=course_key),
-            )
+        cert = _locked_certificate(course_key, user)
         _set(cert, status, actor, user.username, reason=error_reason)
 
 
@@ -351,16 +358,7 @@ def override_issue_date(
 ) -> None:
     user = people.get_user_ref(username)
     with transaction.atomic():
-        cert = (
-            Certificate.objects.select_for_update()
-            .filter(course_key=course_key, user_id=user.id)
-            .first()
-        )
-        if cert is None:
-            raise NotFound(
-                CertificateErrorCode.NO_CERTIFICATE,
-                MSG_NO_CERTIFICATE.format(username=user.username, course_key=course_key),
-            )
+        cert = _locked_certificate(course_key, user)
         before = _snapshot(cert)
         cert.issued_at, cert.issued_at_reason = issued_at, reason
         cert.save(update_fields=["issued_at", "issued_at_reason"])

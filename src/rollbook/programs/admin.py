@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 
 from rollbook.audit.data import Actor
+from rollbook.lib.admin import ReadOnlyAdmin
 from rollbook.lib.errors import RollbookError
 from rollbook.programs import api
 from rollbook.programs.data import EnrollmentStatus, RecordError
@@ -31,19 +32,8 @@ from rollbook.programs.models import (
 )
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Program)
-class ProgramAdmin(_ReadOnly):
+class ProgramAdmin(ReadOnlyAdmin):
     list_display = ("title", "uuid", "org", "type", "modified")
     list_filter = ("org", "type")
     search_fields = ("=uuid", "title", "=org")
@@ -77,7 +67,7 @@ class LinkedFilter(admin.SimpleListFilter):
 
 
 @admin.register(ProgramEnrollment)
-class ProgramEnrollmentAdmin(_ReadOnly):
+class ProgramEnrollmentAdmin(ReadOnlyAdmin):
     list_display = ("program", "external_user_key", "user", "status", "curriculum", "created")
     list_filter = ("status", LinkedFilter, "program")
     # "=": case-insensitive exact match, as keys are compared everywhere.
@@ -129,7 +119,7 @@ class ProgramEnrollmentAdmin(_ReadOnly):
 
 
 @admin.register(ProgramCourseEnrollment)
-class ProgramCourseEnrollmentAdmin(_ReadOnly):
+class ProgramCourseEnrollmentAdmin(ReadOnlyAdmin):
     list_display = ("key", "program", "course_key", "status", "course_enrollment", "modified")
     list_filter = ("status",)
     search_fields = ("=program_enrollment__external_user_key", "=course_key")
@@ -155,7 +145,7 @@ class ProgramCourseEnrollmentAdmin(_ReadOnly):
 
 
 @admin.register(PendingCourseRole)
-class PendingCourseRoleAdmin(_ReadOnly):
+class PendingCourseRoleAdmin(ReadOnlyAdmin):
     list_display = ("key", "course_key", "role")
     list_filter = ("role",)
     search_fields = (

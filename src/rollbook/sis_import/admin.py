@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from rollbook.audit.data import Actor
+from rollbook.lib.admin import ReadOnlyAdmin
 from rollbook.lib.errors import RollbookError
 from rollbook.lib.pagination import PageRequest
 from rollbook.sis_import import api
@@ -32,19 +33,8 @@ def _actor(request: HttpRequest) -> Actor:
     return Actor(request.user.pk, request.user.get_username(), "admin")
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(InboxMessage)
-class InboxMessageAdmin(_ReadOnly):
+class InboxMessageAdmin(ReadOnlyAdmin):
     list_display = ("message_id", "state", "received_at", "applied_at", "attempts", "short_error")
     list_filter = ("state",)
     search_fields = ("=message_id",)
@@ -175,7 +165,7 @@ class CollisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(WaitingMembership)
-class WaitingMembershipAdmin(_ReadOnly):
+class WaitingMembershipAdmin(ReadOnlyAdmin):
     list_display = ("group_sourcedid", "person_sourcedid", "roletype", "reason", "changed_at")
     search_fields = ("=group_sourcedid", "=person_sourcedid")
     ordering = ("changed_at", "id")
@@ -185,7 +175,7 @@ class WaitingMembershipAdmin(_ReadOnly):
 
 
 @admin.register(TermDropHold)
-class TermDropHoldAdmin(_ReadOnly):
+class TermDropHoldAdmin(ReadOnlyAdmin):
     list_display = ("term", "held_at", "reason", "window_start")
     actions = ("approve", "discard")
 
@@ -214,6 +204,6 @@ class TermDropHoldAdmin(_ReadOnly):
 
 
 @admin.register(CrossList)
-class CrossListAdmin(_ReadOnly):
+class CrossListAdmin(ReadOnlyAdmin):
     list_display = ("sourcedid", "course_key", "term", "mode", "applied_title", "created")
     search_fields = ("=sourcedid", "=course_key")
