@@ -414,6 +414,7 @@ def time_status_inprocess(plan: Plan, sample: list[int]) -> dict[str, Any]:
         certs.certificate_status(COURSE, plan.usernames[i])
     samples: list[int] = []
     by_kind: dict[str, list[int]] = {"with_record": [], "without_record": []}
+    cpu = time.process_time()
     for i in sample:
         start = time.perf_counter_ns()
         body = certs.certificate_status(COURSE, plan.usernames[i])
@@ -422,6 +423,7 @@ def time_status_inprocess(plan: Plan, sample: list[int]) -> dict[str, Any]:
         assert body["status"] == plan.status(i), (plan.usernames[i], body, plan.status(i))
         kind = "without_record" if plan.status(i) == "unavailable" else "with_record"
         by_kind[kind].append(elapsed)
+    cpu = time.process_time() - cpu
     # Then, untimed: what one look-up runs, and the share of the time spent in execute().
     meter = StatementMeter()
     with connection.execute_wrapper(meter):
@@ -434,6 +436,7 @@ def time_status_inprocess(plan: Plan, sample: list[int]) -> dict[str, Any]:
     return {
         "all": common.summarize_ms(samples),
         **{kind: common.summarize_ms(s) for kind, s in by_kind.items() if s},
+        "cpu_ms_per_lookup": cpu * 1000 / len(sample),
         "queries_per_lookup": meter.total / len(sample),
         "execute_ms_per_lookup": meter.seconds * 1000 / len(sample),
         "metered_ms_per_lookup": metered * 1000 / len(sample),
@@ -478,11 +481,18 @@ def time_status_client(plan: Plan, sample: list[int], token: str) -> dict[str, A
     for i in sample[:50]:
         get(i)
     samples = []
+    cpu = time.process_time()
     for i in sample:
         start = time.perf_counter_ns()
         get(i)
         samples.append(time.perf_counter_ns() - start)
-    return {"route": route, "certificate_route": certificate, **common.summarize_ms(samples)}
+    cpu = time.process_time() - cpu
+    return {
+        "route": route,
+        "certificate_route": certificate,
+        **common.summarize_ms(samples),
+        "cpu_ms_per_request": cpu * 1000 / len(sample),
+    }
 
 
 def time_status_http(plan: Plan, sample: list[int], token: str) -> dict[str, Any]:
@@ -506,14 +516,39 @@ def time_status_http(plan: Plan, sample: list[int], token: str) -> dict[str, Any
         for i in sample[:50]:
             get(i)
         samples = []
+        cpu = server_cpu_s(server.pid)
         for i in sample:
             start = time.perf_counter_ns()
             get(i)
             samples.append(time.perf_counter_ns() - start)
+        cpu = server_cpu_s(server.pid) - cpu
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return {"route": route, "certificate_route": certificate, **common.summarize_ms(samples)}
+    return {
+        "route": route,
+        "certificate_route": certificate,
+        **common.summarize_ms(samples),
+        "server_cpu_ms_per_request": cpu * 1000 / len(sample),
+    }
+
+
+def server_cpu_s(pid: int) -> float:
+    """CPU time (user + system) of the server process and its descendants (the gunicorn
+    workers), from /proc; 0 where there is no /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return total
 
 
 # ---------------------------------------------------------------- one database
