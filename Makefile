@@ -24,6 +24,7 @@ demo: install
 	$(BIN)/rollbook demo
 
 test: install
+	tools/install-chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

@@ -288,6 +288,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "rollbook.lib.middleware.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "rollbook.lib.middleware.BodySizeLimitMiddleware",
     "rollbook.lib.middleware.ApiMethodNotAllowedMiddleware",

@@ -245,3 +245,10 @@ def test_an_admin_session_without_csrf_token_gets_a_named_code(world: World) -> 
     client.force_login(User.objects.get(username="operator"))
     response = client.put("/api/v1/users/newbie", data="{}", content_type="application/json")
     assert_error(response, 403, "csrf_failed")
+
+
+def test_every_response_says_how_long_the_server_took(world: World, staff_api: Any) -> None:
+    for response in (staff_api.get(f"courses/{COURSE}"), staff_api.get("courses/nope")):
+        name, _, duration = response["Server-Timing"].partition(";dur=")
+        assert name == "app"
+        assert float(duration) >= 0

@@ -243,6 +243,36 @@ def test_a_batch_costs_a_constant_number_of_queries(course: None, learners: int)
 QUERIES_PER_BATCH = 11
 
 
+def test_a_status_look_up_is_one_query_when_the_certificate_exists(
+    course: None, django_assert_num_queries: Any
+) -> None:
+    learner("ann", percent=0.9)
+    learner("bob", percent=0.1)
+    generate("ann")
+    with django_assert_num_queries(1):
+        assert certs.certificate_status(COURSE, "ANN")["status"] == "downloadable"
+    # Without a certificate, the course and the user are looked up to tell 404s apart.
+    with django_assert_num_queries(3):
+        assert certs.certificate_status(COURSE, "bob") == {"status": "unavailable", "mode": "honor"}
+    with pytest.raises(RollbookError) as unknown_user:
+        certs.certificate_status(COURSE, "ghost")
+    assert unknown_user.value.code == "user_not_found"
+    with pytest.raises(RollbookError) as unknown_course:
+        certs.certificate_status("course-v1:UniX+Nope+2026", "ann")
+    assert unknown_course.value.code == "course_not_found"
+
+
+def test_an_empty_list_of_learners_is_refused_not_taken_for_everyone(course: None) -> None:
+    learner("ann", percent=0.9)
+    with pytest.raises(RollbookError) as refused:
+        certs.start_generation(
+            COURSE, usernames=[], statuses_to_regenerate=None, actor=ACTOR, dispatch=False
+        )
+    assert (refused.value.code, refused.value.status) == ("invalid", 422)
+    assert not GenerationRun.objects.exists()
+    assert status("ann") == "unavailable"
+
+
 def test_verification_of_unknown_and_malformed_ids(course: None) -> None:
     assert certs.verification("0" * 32).state == "unknown"
     assert certs.verification("not-a-uuid").state == "unknown"

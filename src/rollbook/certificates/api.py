@@ -44,10 +44,12 @@ from rollbook.enrollments import api as enrollments
 from rollbook.jobs import api as jobs
 from rollbook.jobs.data import JobData
 from rollbook.lib import clock
-from rollbook.lib.errors import Conflict, Invalid, NotFound
+from rollbook.lib.errors import CommonErrorCode, Conflict, Invalid, NotFound
 from rollbook.lib.pagination import Page, PageRequest, paginate
 from rollbook.people import api as people
 from rollbook.people.data import UserRef
+
+MSG_NO_USERNAMES = "usernames is empty: leave it out to generate for every enrolled learner."
 
 __all__ = [
     "CertificateRow",
@@ -541,6 +543,9 @@ def start_generation(
     """Batch generation as a job (counts per outcome; refused learners are outcomes). Each
     run is kept in the history."""
     course = catalog.get_course(course_key)
+    if usernames is not None and not usernames:
+        # None means every enrolled learner; an empty list names nobody and is a mistake.
+        raise Invalid(CommonErrorCode.INVALID, MSG_NO_USERNAMES, fields={"usernames": "empty"})
     regenerate = sorted(set(statuses_to_regenerate or []))
     for status in regenerate:
         if status not in (S.DOWNLOADABLE, S.ERROR):
@@ -574,7 +579,7 @@ def run_generation(context: jobs.JobContext) -> dict[str, Any]:
     regenerate = frozenset(params.get("regenerate") or [])
     totals: Counter[str] = Counter()
     usernames: list[str] | None = params.get("usernames")
-    if usernames:
+    if usernames is not None:
         refs = people.user_refs(usernames)
         for name in usernames:
             if name.lower() not in refs:
@@ -618,20 +623,23 @@ def run_generation(context: jobs.JobContext) -> dict[str, Any]:
 def certificate_status(course_key: str, username: str) -> dict[str, Any]:
     """{status, mode} (+ grade when graded, download_url only when downloadable); with no
     record, {"status": "unavailable", "mode": "honor"}."""
-    catalog.get_course(course_key)
-    user = people.get_user_ref(username)
-    cert = (
-        Certificate.objects.filter(course_key=course_key, user_id=user.id)
-        .only("status", "mode", "grade", "verify_uuid")
-        .first()
+    # One query when the certificate exists (the usual look-up); the course and the user are
+    # looked up only to tell "unavailable" from their 404s.
+    found = list(
+        Certificate.objects.filter(
+            course_key=course_key, user__username__lower=username.lower()
+        ).values_list("status", "mode", "grade", "verify_uuid")[:1]
     )
-    if cert is None:
+    if not found:
+        catalog.get_course(course_key)
+        people.get_user_ref(username)
         return {"status": S.UNAVAILABLE.value, "mode": "honor"}
-    body: dict[str, Any] = {"status": cert.status, "mode": cert.mode}
-    if cert.grade:
-        body["grade"] = cert.grade
-    if cert.status == S.DOWNLOADABLE:
-        body["download_url"] = f"/certificates/{cert.verify_uuid}"
+    status, mode, grade, verify_uuid = found[0]
+    body: dict[str, Any] = {"status": status, "mode": mode}
+    if grade:
+        body["grade"] = grade
+    if status == S.DOWNLOADABLE:
+        body["download_url"] = f"/certificates/{verify_uuid}"
     return body
 
 

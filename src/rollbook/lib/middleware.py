@@ -1,8 +1,10 @@
-"""Refuse request bodies over the configured limit before anything reads them."""
+"""Request middleware: the time the server spent (Server-Timing), body limits before anything
+reads the body, and 405s in the API's error shape."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -36,6 +38,21 @@ def too_large_response(size: int | str, limit: int) -> HttpResponse:
         "fields": {"limit": limit},
     }
     return HttpResponse(json.dumps(body), status=413, content_type="application/json")
+
+
+class ServerTimingMiddleware:
+    """`Server-Timing: app;dur=<ms>` on every response: the time from the first middleware to
+    the response, as the server measures it (W3C Server Timing; browsers' developer tools and
+    load tools show it). Streaming responses are timed to their first byte."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        start = time.perf_counter()
+        response = self.get_response(request)
+        response["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.2f}"
+        return response
 
 
 class BodySizeLimitMiddleware:
