@@ -1,10 +1,14 @@
 """The live LMB feed: a durable inbox in the database, applied in arrival order.
 
 `accept_message` records a message (or recognises its id as already recorded) before the
-endpoint answers 200; `process_inbox` applies pending messages one at a time, in the order
-they arrived, through the same staging and apply as files. One processor runs at a time: a
-PostgreSQL advisory lock across processes, a lock in the process on SQLite (one writer).
-A message that fails is marked failed with its error and the others go on.
+endpoint answers 200; `process_inbox` applies pending messages in the order they arrived,
+through the same staging and apply as files, a batch at a time. One processor runs at a
+time: a PostgreSQL advisory lock across processes; on SQLite, a lock in the process, and
+across processes the database's one writer (each batch is read, applied and marked applied
+in one transaction, which takes SQLite's write lock at BEGIN, so a second processor waits and
+then reads only what is still pending). A batch is marked applied in the transaction that
+applies it: a crash rolls both back, and nothing is applied twice. A message that fails is
+marked failed with its error and the others go on.
 """
 
 from __future__ import annotations
@@ -168,17 +172,20 @@ def apply_now(accepted: Accepted, *, timeout: float = 30.0) -> Outcome:
 
 def _drain(*, limit: int | None, until: int | None) -> int:
     config = SisConfig.load()
-    blocked = _blocked_entities()
     done = 0
     while limit is None or done < limit:
         size = BATCH if limit is None else min(BATCH, limit - done)
-        rows = InboxMessage.objects.filter(state=InboxState.PENDING)
-        if until is not None:
-            rows = rows.filter(id__lte=until)
-        batch = list(rows.order_by("id")[:size])
+        # One transaction a batch: what is pending and what is held back are read in it, so
+        # that a processor that waited for SQLite's write lock sees the other one's outcome.
+        with transaction.atomic():
+            rows = InboxMessage.objects.filter(state=InboxState.PENDING)
+            if until is not None:
+                rows = rows.filter(id__lte=until)
+            batch = list(rows.order_by("id")[:size])
+            if batch:
+                _apply_batch(batch, config, _blocked_entities())
         if not batch:
             break
-        _apply_batch(batch, config, blocked)
         done += len(batch)
     return done
 
@@ -267,6 +274,7 @@ def _apply_ready(ready: list[_Parsed], config: SisConfig, blocked: set[str]) -> 
     try:
         with transaction.atomic():
             _stage_and_apply(ready, config)
+            _mark_applied([parsed.row for parsed in ready])
     except Exception as exc:
         if len(ready) == 1:
             _settle(
@@ -286,8 +294,6 @@ def _apply_ready(ready: list[_Parsed], config: SisConfig, blocked: set[str]) -> 
                 blocked.update(parsed.entities)
                 continue
             _apply_batch([parsed.row], config, blocked)
-        return
-    _mark_applied([parsed.row for parsed in ready])
 
 
 def _stage_and_apply(ready: list[_Parsed], config: SisConfig) -> None:
@@ -315,7 +321,8 @@ def _settle(
         row.save(update_fields=["state", "error", "entities", "attempts"])
         if attempted and state == InboxState.FAILED:
             add_tally(FAILED_ATTEMPTS, 1)
-    _log(row.message_id, state, None, error=error)
+    message_id = row.message_id
+    transaction.on_commit(lambda: _log(message_id, state, None, error=error))
 
 
 def _mark_applied(rows: list[InboxMessage]) -> None:
@@ -325,7 +332,8 @@ def _mark_applied(rows: list[InboxMessage]) -> None:
             state=InboxState.APPLIED, error="", applied_at=now, attempts=F("attempts") + 1
         )
         add_tally(APPLIED, len(rows))
-    _log_many([(row.message_id, InboxState.APPLIED.value) for row in rows])
+    events = [(row.message_id, InboxState.APPLIED.value) for row in rows]
+    transaction.on_commit(lambda: _log_many(events))
 
 
 def retry_failed(message_ids: list[str] | None = None) -> int:
