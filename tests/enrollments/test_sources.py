@@ -131,3 +131,42 @@ def test_apply_sources_costs_the_same_queries_for_any_number(
     # course, SAVEPOINT, existing enrollments, INSERT enrollments, INSERT audit, RELEASE
     with django_assert_num_queries(6):
         enrollments.apply_sources(COURSE, changes, actor=ACTOR)
+
+
+@pytest.mark.parametrize("courses", [2, 20])
+def test_apply_sources_many_costs_the_same_queries_for_any_number_of_courses(
+    world: None, courses: int, django_assert_num_queries: Any
+) -> None:
+    keys = [f"course-v1:edX+many{n}+2012" for n in range(courses)]
+    for key in keys:
+        Make.course(key, modes=["audit", "verified"])
+    learners = _refs(3)
+    Make.enrollment(keys[0], "learner0")  # by hand: the feed's source joins it
+    changes = {key: [enrollments.SourceChange(ref, SIS, True) for ref in learners] for key in keys}
+    # courses, SAVEPOINT, existing enrollments, INSERT, UPDATE, INSERT audit, RELEASE
+    with django_assert_num_queries(7):
+        result = enrollments.apply_sources_many(changes, actor=ACTOR)
+    assert set(result) == set(keys)
+    assert all(all(changed.values()) for changed in result.values())
+    first = enrollments.get_enrollment(keys[0], "learner0")
+    assert (first.is_active, first.sources) == (True, ("manual", SIS))
+    last = enrollments.get_enrollment(keys[-1], "learner2")
+    assert (last.is_active, last.sources) == (True, (SIS,))
+    # The same changes again change nothing.
+    again = enrollments.apply_sources_many(changes, actor=ACTOR)
+    assert not any(any(changed.values()) for changed in again.values())
+
+
+def test_apply_sources_many_refuses_all_for_one_unknown_course(world: None) -> None:
+    from rollbook.lib.errors import RollbookError
+
+    learners = _refs(2)
+    changes = {
+        COURSE: [enrollments.SourceChange(ref, SIS, True) for ref in learners],
+        "course-v1:edX+nope+2012": [enrollments.SourceChange(learners[0], SIS, True)],
+    }
+    with pytest.raises(RollbookError) as refused:
+        enrollments.apply_sources_many(changes, actor=ACTOR)
+    assert refused.value.code == "course_not_found"
+    with pytest.raises(RollbookError):
+        enrollments.get_enrollment(COURSE, "learner0")

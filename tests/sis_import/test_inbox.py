@@ -234,3 +234,24 @@ def test_failures_are_listed_and_retried_through_rest(
     inbox.process_inbox()
     assert set(states().values()) == {"applied"}
     assert staff_api.get("sis/messages", data={"state": "nonsense"}).status_code == 422
+
+
+def test_accepts_dispatch_the_processor_once_until_it_starts(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """At term start one task a message would cost more than the messages: an accept
+    dispatches the processor only when no dispatched one is still to start. A processor that
+    starts lets the next accept dispatch again."""
+    from django.core.cache import cache
+
+    cache.delete(inbox.WAKE_KEY)
+    with django_capture_on_commit_callbacks() as dispatched:
+        for _ in range(5):
+            inbox.request_processing()
+    assert len(dispatched) == 1  # one processor for the five messages
+    with django_capture_on_commit_callbacks():
+        inbox.accept_message(enterprise(person("P1")).encode(), message_id="m1")
+    assert inbox.process_inbox() == 1
+    with django_capture_on_commit_callbacks() as after:
+        inbox.request_processing()
+    assert len(after) == 1  # the processor started: the next message dispatches again

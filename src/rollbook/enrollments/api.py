@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,7 @@ __all__ = [
     "EnrollmentWrite",
     "SourceChange",
     "apply_sources",
+    "apply_sources_many",
     "bulk_enroll",
     "drop_source",
     "enroll_from_source",
@@ -283,56 +284,79 @@ def apply_sources(
     (user id, source), whether the enrollment changed. Runs in the caller's transaction (or
     its own): all or nothing.
     """
-    course = catalog.get_course(course_key)
-    batch = list(changes)
-    ids = sorted({change.user.id for change in batch})
+    return apply_sources_many({course_key: list(changes)}, actor=actor)[course_key]
+
+
+def apply_sources_many(
+    changes: Mapping[str, Sequence[SourceChange]], *, actor: Actor
+) -> dict[str, dict[tuple[int, str], bool]]:
+    """`apply_sources` for several courses at once, with the same statements: one read of the
+    courses, one locking read of their enrollments (in primary-key order), one INSERT, one
+    UPDATE, one audit INSERT. A live SIS feed at term start touches a different course with
+    nearly every message; per course, those statements would be repeated for every message.
+    Returns, per course key, what `apply_sources` returns. All or nothing: an unknown course
+    refuses the whole call (404), as `apply_sources` does.
+    """
+    keys = sorted(changes)
+    courses = catalog.courses_by_key(keys)
+    for key in keys:
+        if key not in courses:
+            catalog.get_course(key)  # raises the catalog's own 404
+    by_id = {courses[key].id: courses[key] for key in keys}
+    ids = sorted({change.user.id for key in keys for change in changes[key]})
     now = clock.now()
-    existing: dict[int, CourseEnrollment] = {}
+    existing: dict[tuple[int, int], CourseEnrollment] = {}
     with transaction.atomic():
+        # Users x courses: a superset of the pairs at hand, locked in primary-key order; the
+        # pairs not at hand are left as they are.
         for start in range(0, len(ids), _IN_CHUNK):
-            rows = CourseEnrollment.objects.select_for_update().filter(
-                course_id=course.id, user_id__in=ids[start : start + _IN_CHUNK]
+            rows = (
+                CourseEnrollment.objects.select_for_update()
+                .filter(course_id__in=list(by_id), user_id__in=ids[start : start + _IN_CHUNK])
+                .order_by("pk")
             )
-            existing.update((row.user_id, row) for row in rows)
+            existing.update(((row.course_id, row.user_id), row) for row in rows)
         before = {
-            user_id: _snapshot(row.mode, row.is_active, row.sources)
-            for user_id, row in existing.items()
+            pair: _snapshot(row.mode, row.is_active, row.sources) for pair, row in existing.items()
         }
-        created: dict[int, CourseEnrollment] = {}
+        created: dict[tuple[int, int], CourseEnrollment] = {}
         names: dict[int, str] = {}
-        results: dict[tuple[int, str], bool] = {}
-        for change in batch:
-            user_id = change.user.id
-            names[user_id] = change.user.username
-            row = existing.get(user_id) or created.get(user_id)
-            if row is None:
-                if not change.active:
-                    results[(user_id, change.source)] = False
+        results: dict[str, dict[tuple[int, str], bool]] = {}
+        for key in keys:
+            course = courses[key]
+            mine = results.setdefault(key, {})
+            for change in changes[key]:
+                user_id = change.user.id
+                names[user_id] = change.user.username
+                pair = (course.id, user_id)
+                row = existing.get(pair) or created.get(pair)
+                if row is None:
+                    if not change.active:
+                        mine[(user_id, change.source)] = False
+                        continue
+                    created[pair] = CourseEnrollment(
+                        user_id=user_id,
+                        course_id=course.id,
+                        mode=course.default_mode,
+                        is_active=True,
+                        sources=[change.source],
+                        created=now,
+                        modified=now,
+                    )
+                    mine[(user_id, change.source)] = True
                     continue
-                row = CourseEnrollment(
-                    user_id=user_id,
-                    course_id=course.id,
-                    mode=course.default_mode,
-                    is_active=True,
-                    sources=[change.source],
-                    created=now,
-                    modified=now,
-                )
-                created[user_id] = row
-                results[(user_id, change.source)] = True
-                continue
-            old = (row.is_active, list(row.sources))
-            if change.active:
-                row.sources = sources.added(list(row.sources), change.source)
-                row.is_active = True
-            else:
-                row.sources = sources.removed(list(row.sources), change.source)
-                row.is_active = row.is_active and bool(row.sources)
-            results[(user_id, change.source)] = (row.is_active, list(row.sources)) != old
+                old = (row.is_active, list(row.sources))
+                if change.active:
+                    row.sources = sources.added(list(row.sources), change.source)
+                    row.is_active = True
+                else:
+                    row.sources = sources.removed(list(row.sources), change.source)
+                    row.is_active = row.is_active and bool(row.sources)
+                mine[(user_id, change.source)] = (row.is_active, list(row.sources)) != old
         changed = [
             row
-            for user_id, row in existing.items()
-            if _snapshot(row.mode, row.is_active, row.sources) != before[user_id]
+            for pair, row in existing.items()
+            if _snapshot(row.mode, row.is_active, row.sources) != before[pair]
         ]
         for row in changed:
             row.modified = now
@@ -346,7 +370,7 @@ def apply_sources(
             [
                 (
                     "enrollment.created",
-                    _subject(course.key, names[row.user_id]),
+                    _subject(by_id[row.course_id].key, names[row.user_id]),
                     None,
                     _snapshot(row.mode, row.is_active, row.sources),
                 )
@@ -355,8 +379,8 @@ def apply_sources(
             + [
                 (
                     "enrollment.updated",
-                    _subject(course.key, names[row.user_id]),
-                    before[row.user_id],
+                    _subject(by_id[row.course_id].key, names[row.user_id]),
+                    before[(row.course_id, row.user_id)],
                     _snapshot(row.mode, row.is_active, row.sources),
                 )
                 for row in changed

@@ -379,8 +379,7 @@ class Applier:
                     learners.setdefault(verdict.course, []).append((row, change))
                 else:
                     self._one(row, "membership", partial(self._apply_role, verdict=verdict))
-            for course, items in learners.items():
-                settled += self._apply_learners(course, items)
+            settled += self._apply_all_learners(learners)
             if mirrors:
                 self._apply_mirrors(mirrors)
             _save_states(StagedMembership, settled)
@@ -459,6 +458,38 @@ class Applier:
         else:
             self.result.count("membership", CREATED)
 
+    def _apply_all_learners(
+        self, learners: dict[str, list[tuple[StagedMembership, enrollments.SourceChange]]]
+    ) -> list[StagedMembership]:
+        """The batch's learner enrollments in every course in one go (a live feed touches a
+        different course with nearly every message); when that is refused, course by course,
+        so that one bad course or record fails alone."""
+        if len(learners) < 2:
+            return [
+                row
+                for course, items in learners.items()
+                for row in self._apply_learners(course, items)
+            ]
+        try:
+            with transaction.atomic():
+                changed = enrollments.apply_sources_many(
+                    {
+                        course: [change for _row, change in items]
+                        for course, items in learners.items()
+                    },
+                    actor=self.actor,
+                )
+        except RollbookError:
+            return [
+                row
+                for course, items in learners.items()
+                for row in self._apply_learners(course, items)
+            ]
+        settled: list[StagedMembership] = []
+        for course, items in learners.items():
+            settled += self._learners_applied(course, items, changed[course])
+        return settled
+
     def _apply_learners(
         self, course: str, items: list[tuple[StagedMembership, enrollments.SourceChange]]
     ) -> list[StagedMembership]:
@@ -474,6 +505,14 @@ class Applier:
                 verdict = _Membership(LEARNER, change.user, course, change.source, change.active)
                 self._one(row, "membership", partial(self._apply_learner, verdict=verdict))
             return []
+        return self._learners_applied(course, items, changed)
+
+    def _learners_applied(
+        self,
+        course: str,
+        items: list[tuple[StagedMembership, enrollments.SourceChange]],
+        changed: dict[tuple[int, str], bool],
+    ) -> list[StagedMembership]:
         for row, change in items:
             if changed.get((change.user.id, change.source)):
                 action = "enroll" if change.active else "drop"

@@ -20,12 +20,13 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
@@ -57,6 +58,10 @@ FAILED_ATTEMPTS = "failed_attempts"
 PRUNED_ACCEPTED = "pruned_accepted"
 _ONE_AT_A_TIME = ("person:", "group:")
 _ADVISORY_KEY = 7_301_446_511  # "rollbook LMB inbox"
+# Set while a dispatched processor has not started yet: accepts then dispatch no other one.
+# Expires, so that a dispatch lost with a dead worker holds nothing up for long.
+WAKE_KEY = "sis:inbox:wake"
+WAKE_SECONDS = 10
 _local_lock = threading.Lock()
 _PASSWORD = re.compile(rb"""(\bpassword\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 
@@ -81,20 +86,21 @@ def accept_message(body: bytes, *, message_id: str, dispatch: bool = True) -> Ac
     """
     parser.parse_message(body, max_bytes=int(settings.LMB["MAX_BYTES"]))  # or FeedError
     text = body if SisConfig.load().local_passwords else blank_passwords(body)
-    seq = _recorded(message_id)
-    if seq is None:
-        try:
-            with transaction.atomic():
-                row = InboxMessage.objects.create(
-                    message_id=message_id, received_at=clock.now(), body=text
-                )
-                if dispatch:
-                    jobs.dispatch_task(PROCESS_TASK)
-        except IntegrityError:  # the same id, posted twice at once
-            seq = _recorded(message_id)
-        else:
-            _log(message_id, "accepted", text)
-            return Accepted(message_id, row.id, duplicate=False)
+    # Insert first: a new message (nearly all of them) costs one statement; the unique index
+    # on the message id tells a duplicate, posted again or twice at once.
+    seq = None
+    try:
+        with transaction.atomic():
+            row = InboxMessage.objects.create(
+                message_id=message_id, received_at=clock.now(), body=text
+            )
+            if dispatch:
+                transaction.on_commit(request_processing)
+    except IntegrityError:
+        seq = _recorded(message_id)
+    else:
+        _log(message_id, "accepted", text)
+        return Accepted(message_id, row.id, duplicate=False)
     if seq is None:  # pragma: no cover (the IntegrityError says the row exists)
         raise RuntimeError(f"message {message_id} conflicted but is not recorded")
     _log(message_id, "duplicate", None)
@@ -128,18 +134,40 @@ def _single_processor() -> Iterator[bool]:
             _local_lock.release()
 
 
+def request_processing() -> None:
+    """Dispatch the processor, unless one was dispatched and has not started yet (it will see
+    this message): at 500 messages a second, one task a message would cost more than the
+    messages. Any error of the cache dispatches anyway."""
+    try:
+        first = cache.add(WAKE_KEY, 1, timeout=WAKE_SECONDS)
+    except Exception:
+        log.warning("the cache failed; dispatching the LMB processor anyway", exc_info=True)
+        first = True
+    if first:
+        jobs.dispatch_task(PROCESS_TASK)
+
+
 def process_inbox(*, limit: int | None = None, until: int | None = None) -> int:
     """Apply pending messages in arrival order; returns how many were processed. A caller that
-    finds another processor at work returns 0 at once (that one drains the inbox).
+    finds another processor at work returns at once: that one drains the inbox, and looks
+    again once it lets go, so a message recorded meanwhile is not left behind.
 
     `until` stops after the message with that inbox id (synchronous mode)."""
     done = 0
-    with _single_processor() as mine:
-        if not mine:
-            return 0
-        done = _drain(limit=limit, until=until)
-        _prune_when_due()
-    return done
+    while True:
+        with _single_processor() as mine:
+            # From here on an accepted message dispatches again. Deleted by a processor that
+            # found the inbox busy too: the busy one looks again after it lets go.
+            with suppress(Exception):
+                cache.delete(WAKE_KEY)
+            if not mine:
+                return done
+            done += _drain(limit=limit, until=until)
+            _prune_when_due()
+        if limit is not None or until is not None:
+            return done
+        if not InboxMessage.objects.filter(state=InboxState.PENDING).exists():
+            return done
 
 
 @dataclass(frozen=True, slots=True)
