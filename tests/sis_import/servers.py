@@ -342,12 +342,26 @@ class Rollbook:
         return "\n".join(parts)
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs. Zombies do not count: once their parent is
+    killed they wait for init to reap them, which can take a long while in a container."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
 def _wait_group_gone(pgid: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
+        if not _group_alive(pgid):
             return
         time.sleep(0.05)
     raise RuntimeError(f"process group {pgid} still alive after {timeout}s")

@@ -43,6 +43,7 @@ TERM = "201740"
 ROLES = {"01": "learner", "02": "instructor"}
 DRAIN_SECONDS = 600.0  # the whole inbox applied within this ...
 STALL_SECONDS = 60.0  # ... and never this long without one more message applied
+GATE_SECONDS = 180.0  # the longest a client waits at a gate
 # Live-feed drop safety would hold the feed's many drops (it has tests of its own): off here.
 NO_DROP_SAFETY = {"ROLLBOOK_SIS_LIVE_DROP_MINIMUM": "1000000000"}
 
@@ -244,6 +245,7 @@ class Tally:
     answers: dict[str, list[Outcome]] = field(default_factory=lambda: defaultdict(list))
     failures: Counter[str] = field(default_factory=Counter)
     retries: int = 0
+    ok_answers: int = 0  # 200s, a message posted twice counted twice
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def acked(self) -> set[str]:
@@ -261,10 +263,11 @@ def post_queues(
     tally: Tally,
     *,
     retry_until: float | None = None,
-    pace: float = 0.0,
+    gates: tuple[tuple[float, threading.Event], ...] = (),
 ) -> None:
-    """One thread per queue, each posting its messages in order on its own connection, with
-    `pace` seconds between two messages (so that a stream lasts long enough to be cut).
+    """One thread per queue, each posting its messages in order on its own connection. At
+    each gate (a share of its queue), a client waits for the gate's event: a test can then act
+    when every client is at the same point of its stream, and let them go on.
 
     Without `retry_until`, a failed request is recorded and the client goes on. With it, the
     client posts the same message again (as LMB does) until it is answered 200 or the
@@ -272,8 +275,11 @@ def post_queues(
 
     def client(queue: list[Message]) -> None:
         lmb = LmbClient(rollbook.base_url)
+        stops = {int(len(queue) * share): event for share, event in gates}
         try:
-            for message in queue:
+            for position, message in enumerate(queue):
+                if position in stops:
+                    stops[position].wait(timeout=GATE_SECONDS)
                 while True:
                     try:
                         status, body = lmb.post(message.body, message.message_id)
@@ -285,7 +291,9 @@ def post_queues(
                         tally.answers[message.message_id].append(
                             Outcome(message.message_id, status, body, time.monotonic())
                         )
-                        if status != 200:
+                        if status == 200:
+                            tally.ok_answers += 1
+                        else:
                             tally.failures[f"{status} {body.get('code') or body.get('error')}"] += 1
                     if status == 200 or retry_until is None:
                         break
@@ -294,8 +302,6 @@ def post_queues(
                     with tally.lock:
                         tally.retries += 1
                     time.sleep(0.05)
-                if pace:
-                    time.sleep(pace)
         finally:
             lmb.close()
 
@@ -429,9 +435,17 @@ def test_every_acknowledged_message_is_applied_after_sigkill_and_restart(
     with running_rollbook(tmp_path, with_worker=celery, extra_env=NO_DROP_SAFETY) as rollbook:
         post_queues(rollbook, feed.phases[0], tally, retry_until=deadline)
         kills: list[str] = []
+        queues = feed.phases[1]
+        # Each client stops at a quarter and at 60% of its queue until the killer lets it
+        # go: the kills land mid-stream however fast or slow the machine is.
+        first_gate, second_gate = threading.Event(), threading.Event()
+        gates = ((0.25, first_gate), (0.6, second_gate))
 
-        def wait_acked(count: int) -> bool:
-            while tally.acked_count() < count:
+        def at_gate(share: float) -> int:
+            return sum(int(len(queue) * share) for queue in queues)
+
+        def wait_ok(count: int) -> bool:
+            while tally.ok_answers < count:
                 if time.monotonic() > deadline:
                     return False
                 time.sleep(0.01)
@@ -443,37 +457,43 @@ def test_every_acknowledged_message_is_applied_after_sigkill_and_restart(
             if celery:
                 rollbook.start_worker()
 
+        def kill_all() -> None:
+            backlog = _pending()
+            rollbook.kill("server")
+            rollbook.kill("worker")
+            kills.append(f"at {tally.acked_count()} acknowledged, {backlog} pending")
+
         def kill_midstream() -> None:
             from django.db import connection
 
             try:
-                base, total = tally.acked_count(), sum(len(q) for q in feed.phases[1])
-                if not wait_acked(base + total // 4):
+                base = tally.ok_answers
+                if not wait_ok(base + at_gate(0.25)):
                     return
                 if celery:  # the worker first: a backlog of acknowledged messages builds up
                     rollbook.kill("worker")
+                first_gate.set()
+                if celery:
                     while _pending() < 25 and time.monotonic() < deadline:
                         time.sleep(0.01)
-                backlog = _pending()
-                rollbook.kill("server")
-                rollbook.kill("worker")
-                kills.append(f"at {tally.acked_count()} acknowledged, {backlog} pending")
-                restart()
-                if not wait_acked(base + total * 3 // 5):
+                else:
+                    wait_ok(tally.ok_answers + 10)
+                kill_all()
+                restart()  # meanwhile the clients' posts are refused, and posted again
+                if not wait_ok(base + at_gate(0.6)):
                     return
-                backlog = _pending()
-                rollbook.kill("server")
-                rollbook.kill("worker")
-                kills.append(f"at {tally.acked_count()} acknowledged, {backlog} pending")
+                second_gate.set()
+                wait_ok(tally.ok_answers + 10)
+                kill_all()
                 restart()
             finally:
+                first_gate.set()
+                second_gate.set()
                 connection.close()
 
         killer = threading.Thread(target=kill_midstream, daemon=True)
         killer.start()
-        # About 45 messages a client, 40 ms apart: the stream lasts about 2 s plus the time
-        # the servers are down, long enough for both kills to land in the middle of it.
-        post_queues(rollbook, feed.phases[1], tally, retry_until=deadline, pace=0.04)
+        post_queues(rollbook, queues, tally, retry_until=deadline, gates=gates)
         killer.join()
         post_queues(rollbook, feed.phases[2], tally, retry_until=deadline)
         assert len(kills) == 2, (kills, rollbook.logs())
