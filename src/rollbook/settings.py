@@ -207,6 +207,17 @@ CERTIFICATES: dict[str, Any] = {
     # limit). Parsed by certificates/verify.py, which names this variable when it is wrong.
     "VERIFY_RATE": os.environ.get("ROLLBOOK_CERT_VERIFY_RATE", "60/minute"),
 }
+# Where the service is reached from outside (no trailing slash): verifiable credentials name
+# their issuer and its key by URLs under it, so it must be the address verifiers use.
+PUBLIC_URL = (
+    os.environ.get("ROLLBOOK_PUBLIC_URL", "").strip().rstrip("/") or "http://127.0.0.1:8000"
+)
+# The issuer's Ed25519 key as a Multikey secretKeyMultibase ("z3u2..."); empty: one generated
+# once into DATA_DIR/certificates/issuer-ed25519.key (certificates/issuer.py).
+ISSUER_KEY = os.environ.get("ROLLBOOK_ISSUER_KEY", "").strip()
+# The issuer profile's name and home page (GET /certificates/issuer).
+ISSUER_NAME = os.environ.get("ROLLBOOK_ISSUER_NAME", "").strip() or "rollbook"
+ISSUER_URL = os.environ.get("ROLLBOOK_ISSUER_URL", "").strip() or PUBLIC_URL
 
 # ---------------------------------------------------------------- the live LMB endpoint
 LMB: dict[str, Any] = {

@@ -6,7 +6,7 @@ from django.urls import URLPattern, URLResolver, path, re_path
 
 from rollbook import views
 from rollbook.api import api
-from rollbook.certificates import verify
+from rollbook.certificates import issuer, verify
 
 admin.site.site_header = "rollbook administration"
 admin.site.site_title = "rollbook"
@@ -17,6 +17,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("metrics", views.metrics, name="metrics"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    # The credentials' issuer profile with its public key; before the verify page's catch-all.
+    path("certificates/issuer", issuer.issuer_profile_view, name="certificate-issuer"),
     # The public verify page: everything under /certificates/ is a verify id, and whatever is
     # not a valid one answers the page's own 404 (never the API's JSON shape).
     re_path(
