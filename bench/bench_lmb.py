@@ -140,19 +140,7 @@ class Memberships:
 
 def _proc_stats() -> dict[int, tuple[str, int, float]]:
     """pid -> (command, process group, CPU seconds) for every process we may read."""
-    out: dict[int, tuple[str, int, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2 :].split()
-        pgrp, utime, stime = int(fields[2]), int(fields[11]), int(fields[12])
-        out[int(entry.name)] = (comm, pgrp, (utime + stime) / CLOCK_TICKS)
-    return out
+    return {p.pid: (p.command, p.pgrp, p.cpu_ticks / CLOCK_TICKS) for p in servers.proc_stats()}
 
 
 class CpuMeter:

@@ -342,9 +342,17 @@ class Rollbook:
         return "\n".join(parts)
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of the group still runs. Zombies do not count: once their parent is
-    killed they wait for init to reap them, which can take a long while in a container."""
+@dataclass(frozen=True)
+class ProcStat:
+    pid: int
+    command: str
+    state: str
+    pgrp: int
+    cpu_ticks: int  # user + system
+
+
+def proc_stats() -> Iterator[ProcStat]:
+    """/proc/<pid>/stat of every process this user may read."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -352,10 +360,16 @@ def _group_alive(pgid: int) -> bool:
             raw = (entry / "stat").read_text()
         except OSError:
             continue
+        command = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            return True
-    return False
+        ticks = int(fields[11]) + int(fields[12])
+        yield ProcStat(int(entry.name), command, fields[0], int(fields[2]), ticks)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs. Zombies do not count: once their parent is
+    killed they wait for init to reap them, which can take a long while in a container."""
+    return any(p.pgrp == pgid and p.state not in ("Z", "X") for p in proc_stats())
 
 
 def _wait_group_gone(pgid: int, timeout: float = 30) -> None:
