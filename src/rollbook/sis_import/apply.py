@@ -464,12 +464,16 @@ class Applier:
         """The batch's learner enrollments in every course in one go (a live feed touches a
         different course with nearly every message); when that is refused, course by course,
         so that one bad course or record fails alone."""
-        if len(learners) < 2:
+
+        def course_by_course() -> list[StagedMembership]:
             return [
                 row
                 for course, items in learners.items()
                 for row in self._apply_learners(course, items)
             ]
+
+        if len(learners) < 2:
+            return course_by_course()
         try:
             with transaction.atomic():
                 changed = enrollments.apply_sources_many(
@@ -480,11 +484,7 @@ class Applier:
                     actor=self.actor,
                 )
         except RollbookError:
-            return [
-                row
-                for course, items in learners.items()
-                for row in self._apply_learners(course, items)
-            ]
+            return course_by_course()
         settled: list[StagedMembership] = []
         for course, items in learners.items():
             settled += self._learners_applied(course, items, changed[course])
