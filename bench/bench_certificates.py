@@ -81,6 +81,9 @@ from urllib.parse import quote
 
 import common
 
+sys.path.insert(0, str(common.ROOT))  # tests.sis_import.servers: the /proc reader
+from tests.sis_import import servers
+
 PG_DATABASE = "rollbook_bench_certificates"
 COURSE = "course-v1:BenchX+Cert101+2026"
 TARGET_GENERATE_S = 120.0
@@ -574,11 +577,8 @@ def backend_cpu_s() -> float:
 
 
 def _cpu_of(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    stat = servers.proc_stat(pid)
+    return stat.cpu_ticks / os.sysconf("SC_CLK_TCK") if stat is not None else 0.0
 
 
 def server_cpu_s(pid: int) -> float:

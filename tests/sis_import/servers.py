@@ -351,19 +351,23 @@ class ProcStat:
     cpu_ticks: int  # user + system
 
 
+def proc_stat(pid: int) -> ProcStat | None:
+    """/proc/<pid>/stat, or None when the process is gone (or not readable)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    command = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    return ProcStat(pid, command, fields[0], int(fields[2]), ticks)
+
+
 def proc_stats() -> Iterator[ProcStat]:
     """/proc/<pid>/stat of every process this user may read."""
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        command = raw[raw.index("(") + 1 : raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2 :].split()
-        ticks = int(fields[11]) + int(fields[12])
-        yield ProcStat(int(entry.name), command, fields[0], int(fields[2]), ticks)
+        if entry.name.isdigit() and (stat := proc_stat(int(entry.name))) is not None:
+            yield stat
 
 
 def _group_alive(pgid: int) -> bool:
