@@ -15,6 +15,8 @@ from typing import Any
 
 import dj_database_url
 
+from rollbook.lib import secretfile
+
 
 def _env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
@@ -34,22 +36,11 @@ def _secret_key(data_dir: Path) -> str:
     if from_env:
         return from_env
     path = data_dir / "secret_key"
-    try:
-        existing = path.read_text().strip()
-    except FileNotFoundError:
-        existing = ""
+    existing = secretfile.read_secret(path)
     if existing:
         return existing
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    # O_EXCL: when two processes start at once, exactly one writes and both read the winner.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    # When two processes start at once, exactly one key is stored and both use it.
+    return secretfile.create_once(path, secrets.token_urlsafe(50))
 
 
 DATA_DIR = Path(os.environ.get("ROLLBOOK_DATA_DIR", "./var")).resolve()

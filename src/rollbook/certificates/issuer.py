@@ -18,9 +18,6 @@ its RDF is what those contexts would give.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +41,7 @@ from rollbook.certificates.vc import (
     VC_V2_CONTEXT_URL,
     UnknownVerificationMethodError,
 )
+from rollbook.lib import secretfile
 
 __all__ = [
     "ISSUER_PATH",
@@ -152,58 +150,24 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     existing = _read_key(path)
     if existing is not None:
         return existing
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    text = secret_key_to_multibase(key) + "\n"
-    # mkstemp creates the file with mode 0600, exclusively, in the key's own directory (a
-    # hard link cannot cross file systems).
-    fd, temp_name = tempfile.mkstemp(prefix=".issuer-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            # Atomic and exclusive: the name appears with its whole content, and an existing
-            # key (another process won the race) is never replaced, unlike os.replace.
-            os.link(temp_name, path)
-        except FileExistsError:
-            winner = _read_key(path)
-            if winner is None:  # pragma: no cover - a link shows its content at once
-                raise ImproperlyConfigured(MSG_BAD_KEY_FILE.format(path=path)) from None
-            return winner
-        _fsync_directory(path.parent)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-    return key
+    # Every racing caller ends with the one key linked into place first.
+    stored = secretfile.create_once(path, secret_key_to_multibase(Ed25519PrivateKey.generate()))
+    return _parse_key(stored, path)
 
 
 def _read_key(path: Path) -> Ed25519PrivateKey | None:
     try:
-        text = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        return None
+        text = secretfile.read_secret(path)
     except UnicodeDecodeError:
         raise ImproperlyConfigured(MSG_BAD_KEY_FILE.format(path=path)) from None
+    return None if text is None else _parse_key(text, path)
+
+
+def _parse_key(text: str, path: Path) -> Ed25519PrivateKey:
     try:
         return secret_key_from_multibase(text)
     except (MultibaseError, ValueError):
         raise ImproperlyConfigured(MSG_BAD_KEY_FILE.format(path=path)) from None
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the new directory entry durable (where the platform allows opening a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some file systems refuse fsync on a directory
-        pass
-    finally:
-        os.close(fd)
 
 
 # --- identifiers and the profile ---------------------------------------------------------------
