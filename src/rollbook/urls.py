@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, path, re_path
 from rollbook import views
 from rollbook.api import api
 from rollbook.certificates import issuer, verify
+from rollbook.sis_import import rest as sis_rest
 
 admin.site.site_header = "rollbook administration"
 admin.site.site_title = "rollbook"
@@ -15,6 +16,9 @@ handler404 = "rollbook.views.not_found"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("health", views.health, name="health"),
     path("metrics", views.metrics, name="metrics"),
+    # The LMB endpoint, the busiest URL, served ahead of the API's other routes (same view,
+    # same answers; the API documents it): sis_import/rest.py `lmb_view`.
+    path("api/v1/sis/lmb", sis_rest.lmb_view, name="sis-lmb"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     # The credentials' issuer profile with its public key; before the verify page's catch-all.

@@ -255,3 +255,64 @@ def test_accepts_dispatch_the_processor_once_until_it_starts(
     with django_capture_on_commit_callbacks() as after:
         inbox.request_processing()
     assert len(after) == 1  # the processor started: the next message dispatches again
+
+
+def test_a_processor_that_finds_another_at_work_leaves_the_wake_key(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    """While a processor works, accepted messages need no other dispatch: one dispatched
+    meanwhile finds it at work and returns, and the key keeps holding dispatches back until
+    the processor at work lets go and clears it before its last look for pending messages."""
+    from contextlib import contextmanager
+
+    from django.core.cache import cache
+
+    cache.delete(inbox.WAKE_KEY)
+    with django_capture_on_commit_callbacks() as first:
+        inbox.request_processing()
+    assert len(first) == 1
+
+    @contextmanager
+    def busy() -> Iterator[bool]:
+        yield False
+
+    with monkeypatch.context() as patch:
+        patch.setattr(inbox, "_single_processor", busy)
+        assert inbox.process_inbox() == 0  # another is at work
+    with django_capture_on_commit_callbacks() as meanwhile:
+        inbox.request_processing()
+    assert meanwhile == []  # held back: the one at work will look again
+
+    assert inbox.process_inbox() == 0  # the one at work lets go: the key is cleared
+    with django_capture_on_commit_callbacks() as after:
+        inbox.request_processing()
+    assert len(after) == 1
+
+
+def test_the_dispatched_processor_lingers_after_a_small_batch(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Under a steady stream a batch costs a few dozen statements whatever its size: after a
+    small batch the dispatched processor waits a moment, and what arrived meanwhile goes in
+    its next batch instead of one batch each."""
+    with django_capture_on_commit_callbacks():
+        inbox.accept_message(enterprise(person("P1")).encode(), message_id="m1")
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 1:  # two messages arrive while it waits
+            for n in (2, 3):
+                with django_capture_on_commit_callbacks():
+                    body = enterprise(person(f"P{n}")).encode()
+                    inbox.accept_message(body, message_id=f"m{n}")
+
+    monkeypatch.setattr(inbox.time, "sleep", sleep)
+    assert inbox.process_inbox_task() == 3
+    assert waits == [inbox.LINGER_SECONDS, inbox.LINGER_SECONDS]  # after each small batch
+    assert set(states().values()) == {"applied"}
+    # Direct calls (the CLI, the API, tests) do not wait.
+    with django_capture_on_commit_callbacks():
+        inbox.accept_message(enterprise(person("P4")).encode(), message_id="m4")
+    assert inbox.process_inbox() == 1
+    assert len(waits) == 2

@@ -18,7 +18,7 @@ class SisImportConfig(AppConfig):
         from rollbook.jobs import api as jobs_api
         from rollbook.sis_import import inbox
 
-        jobs_api.register_task(inbox.PROCESS_TASK, inbox.process_inbox)
+        jobs_api.register_task(inbox.PROCESS_TASK, inbox.process_inbox_task)
         BODY_LIMITS["/api/v1/sis/lmb"] = int(settings.LMB["MAX_BYTES"])
         # Uploads of whole term extracts: up to the SIS file limit, not the JSON body limit.
         limits: dict[str, Any] = settings.SIS

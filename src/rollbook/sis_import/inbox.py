@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,18 +87,20 @@ def accept_message(body: bytes, *, message_id: str, dispatch: bool = True) -> Ac
     parser.parse_message(body, max_bytes=int(settings.LMB["MAX_BYTES"]))  # or FeedError
     text = body if SisConfig.load().local_passwords else blank_passwords(body)
     # Insert first: a new message (nearly all of them) costs one statement; the unique index
-    # on the message id tells a duplicate, posted again or twice at once.
+    # on the message id tells a duplicate, posted again or twice at once. Outside a
+    # transaction the INSERT commits by itself (one round trip, durable when it returns);
+    # inside a caller's, a savepoint keeps that transaction usable after a conflict.
     seq = None
     try:
-        with transaction.atomic():
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
             row = InboxMessage.objects.create(
                 message_id=message_id, received_at=clock.now(), body=text
             )
-            if dispatch:
-                transaction.on_commit(request_processing)
     except IntegrityError:
         seq = _recorded(message_id)
     else:
+        if dispatch:  # at once in autocommit; after the caller's commit otherwise
+            transaction.on_commit(request_processing)
         _log(message_id, "accepted", text)
         return Accepted(message_id, row.id, duplicate=False)
     if seq is None:  # pragma: no cover (the IntegrityError says the row exists)
@@ -147,27 +149,48 @@ def request_processing() -> None:
         jobs.dispatch_task(PROCESS_TASK)
 
 
-def process_inbox(*, limit: int | None = None, until: int | None = None) -> int:
+def process_inbox(
+    *, limit: int | None = None, until: int | None = None, linger: float = 0.0
+) -> int:
     """Apply pending messages in arrival order; returns how many were processed. A caller that
     finds another processor at work returns at once: that one drains the inbox, and looks
     again once it lets go, so a message recorded meanwhile is not left behind.
 
-    `until` stops after the message with that inbox id (synchronous mode)."""
+    `until` stops after the message with that inbox id (synchronous mode). `linger` (seconds):
+    after a small batch, wait that long for more messages before reading the next one, so
+    that under a steady stream a batch holds many messages (see `process_inbox_task`)."""
     done = 0
     while True:
         with _single_processor() as mine:
-            # From here on an accepted message dispatches again. Deleted by a processor that
-            # found the inbox busy too: the busy one looks again after it lets go.
-            with suppress(Exception):
-                cache.delete(WAKE_KEY)
             if not mine:
+                # The wake key stays: the processor at work clears it when it lets go, and
+                # until then accepted messages need no other dispatch.
                 return done
-            done += _drain(limit=limit, until=until)
+            # From here on an accepted message dispatches again.
+            _clear_wake()
+            done += _drain(limit=limit, until=until, linger=linger)
             _prune_when_due()
         if limit is not None or until is not None:
             return done
+        # Cleared before the last look: a message accepted after the look dispatches anew,
+        # and one accepted before it (whose dispatch the key held back) is seen by it.
+        _clear_wake()
         if not InboxMessage.objects.filter(state=InboxState.PENDING).exists():
             return done
+
+
+LINGER_SECONDS = 0.1
+LINGER_BELOW = BATCH // 4
+
+
+def process_inbox_task() -> int:
+    """The dispatched processor (task `sis.process_inbox`): lingers after small batches."""
+    return process_inbox(linger=LINGER_SECONDS)
+
+
+def _clear_wake() -> None:
+    with suppress(Exception):
+        cache.delete(WAKE_KEY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +221,7 @@ def apply_now(accepted: Accepted, *, timeout: float = 30.0) -> Outcome:
     return Outcome(state, error)
 
 
-def _drain(*, limit: int | None, until: int | None) -> int:
+def _drain(*, limit: int | None, until: int | None, linger: float = 0.0) -> int:
     config = SisConfig.load()
     done = 0
     while limit is None or done < limit:
@@ -215,6 +238,10 @@ def _drain(*, limit: int | None, until: int | None) -> int:
         if not batch:
             break
         done += len(batch)
+        if linger and len(batch) < LINGER_BELOW:
+            # A batch costs a few dozen statements whatever its size: under a steady stream,
+            # waiting a moment for more costs far less than reading them a few at a time.
+            time.sleep(linger)
     return done
 
 
@@ -431,10 +458,28 @@ def _prune_when_due() -> None:
         log.exception("pruning the LMB inbox failed")
 
 
+_made_dirs: set[Path] = set()
+
+
 def _log_dir() -> Path:
     path = Path(settings.DATA_DIR) / "sis" / "lmb-log"
-    path.mkdir(parents=True, exist_ok=True)
+    if path not in _made_dirs:  # once a process, not once a message
+        path.mkdir(parents=True, exist_ok=True)
+        _made_dirs.add(path)
     return path
+
+
+def _append(day: dt.date, lines: str) -> None:
+    """Append to the day's file in one write (append mode: processes add whole lines)."""
+    for attempt in (1, 2):
+        try:
+            with (_log_dir() / f"lmb-{day.isoformat()}.log").open("a") as handle:
+                handle.write(lines)
+            return
+        except FileNotFoundError:  # the folder was removed meanwhile: make it again
+            _made_dirs.clear()
+            if attempt == 2:
+                raise
 
 
 def _log(message_id: str, outcome: str, xml: bytes | None, *, error: str = "") -> None:
@@ -445,16 +490,17 @@ def _log(message_id: str, outcome: str, xml: bytes | None, *, error: str = "") -
         entry["error"] = error
     if xml is not None and settings.LMB["LOG_XML"]:
         entry["xml"] = blank_passwords(xml).decode("utf-8", errors="replace")
-    with (_log_dir() / f"lmb-{now.date().isoformat()}.log").open("a") as handle:
-        handle.write(json.dumps(entry) + "\n")
+    _append(now.date(), json.dumps(entry) + "\n")
 
 
 def _log_many(events: list[tuple[str, str]]) -> None:
     """Several outcomes at once (one write)."""
-    now = clock.now().isoformat()
-    lines = "".join(
-        json.dumps({"time": now, "message_id": message_id, "outcome": outcome}) + "\n"
-        for message_id, outcome in events
+    now = clock.now()
+    stamp = now.isoformat()
+    _append(
+        now.date(),
+        "".join(
+            json.dumps({"time": stamp, "message_id": message_id, "outcome": outcome}) + "\n"
+            for message_id, outcome in events
+        ),
     )
-    with (_log_dir() / f"lmb-{clock.now().date().isoformat()}.log").open("a") as handle:
-        handle.write(lines)
