@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import threading
 import time
 from collections import Counter, defaultdict
@@ -568,6 +569,14 @@ def test_hostile_malformed_oversized_and_unauthenticated_posts_are_refused(
         assert status == 200, raw
         wait_applied(rollbook, 1)
         assert rollbook.gunicorn_boots() == rollbook.workers  # no gunicorn worker died
+        assert rollbook.server is not None
+        server_log = rollbook.server.log_path
+    # The access log has every refusal and the other requests, not the accepted message
+    # (which the LMB message log records).
+    access = server_log.read_text(errors="replace")
+    refused = re.findall(r'"POST /api/v1/sis/lmb HTTP/1\.1" (\d{3})', access)
+    assert sorted(refused) == sorted(str(status) for _name, _make, status, _code in REFUSALS)
+    assert access.count('"GET /health HTTP/1.1" 200') >= len(REFUSALS)
     assert list(InboxMessage.objects.values_list("message_id", "state")) == [("good", "applied")]
     assert list(User.objects.values_list("username", flat=True)) == ["lmb99999"]
     assert not CourseEnrollment.objects.exists()
