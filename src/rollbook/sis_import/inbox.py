@@ -213,8 +213,8 @@ def process_inbox(
             return done
 
 
-LINGER_SECONDS = 0.1
-LINGER_BELOW = BATCH // 4
+LINGER_SECONDS = 0.25
+LINGER_BELOW = BATCH // 2
 
 
 def process_inbox_task() -> int:
