@@ -513,6 +513,94 @@ def cmd_certificates_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+CREDENTIAL_FETCH_TIMEOUT_S = 10
+CREDENTIAL_ACCEPT = "application/ld+json, application/vc+ld+json;q=0.9, application/json;q=0.8"
+CHECK_COLOURS = {"ok": "green", "active": "green", "none": "yellow", "skipped": "yellow"}
+
+
+class _Unreadable(Exception):
+    """The credential could not be read (exit 2); the message says why."""
+
+
+def _read_credential(source: str, limit: int) -> bytes:
+    """The bytes of a file, of stdin ("-") or of an http(s) URL, at most `limit` of them."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        elif source.lower().startswith(("http://", "https://")):
+            import rollbook
+
+            request = urllib.request.Request(  # noqa: S310 (http and https only, checked above)
+                source,
+                headers={
+                    "Accept": CREDENTIAL_ACCEPT,
+                    "User-Agent": f"rollbook/{rollbook.__version__}",
+                },
+            )
+            with urllib.request.urlopen(  # noqa: S310 (http and https only, checked above)
+                request, timeout=CREDENTIAL_FETCH_TIMEOUT_S
+            ) as response:
+                data = response.read(limit + 1)
+        else:
+            with open(source, "rb") as stream:
+                data = stream.read(limit + 1)
+    except urllib.error.HTTPError as exc:
+        raise _Unreadable(f"HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise _Unreadable(f"cannot fetch: {exc.reason}") from None
+    except OSError as exc:
+        raise _Unreadable(f"cannot read: {exc.strerror or exc}") from None
+    except (ValueError, http.client.HTTPException) as exc:
+        raise _Unreadable(f"cannot fetch: {exc}") from None
+    if len(data) > limit:
+        raise _Unreadable(f"larger than {limit:,} bytes (ROLLBOOK_CERT_CREDENTIAL_MAX_BYTES)")
+    return data
+
+
+def cmd_certificates_verify(args: argparse.Namespace) -> int:
+    """Check an Open Badges 3.0 credential from a file, stdin ("-") or a URL: its structure,
+    proof, status and validity dates, each printed. Exit 0 valid, 1 not valid (each failure
+    named), 2 when the input cannot be read or is not JSON."""
+    import json
+
+    _setup_django()
+    from django.conf import settings
+    from rich.markup import escape
+    from rich.table import Table
+
+    from rollbook.certificates import api as certificates
+
+    source: str = args.credential
+    name = "<stdin>" if source == "-" else source
+    limit = int(settings.CERTIFICATES["CREDENTIAL_MAX_BYTES"])
+    try:
+        raw = _read_credential(source, limit)
+    except _Unreadable as exc:
+        err.print(f"[red]error[/]: {escape(name)}: {escape(str(exc))}", soft_wrap=True)
+        return 2
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        err.print(f"[red]error[/]: {escape(name)}: not JSON ({escape(str(exc))})", soft_wrap=True)
+        return 2
+    result = certificates.verify_credential(document)
+    out = Console()
+    verdict = "[green]valid[/]" if result.valid else "[red]NOT VALID[/]"
+    out.print(f"{escape(name)}: {verdict}", soft_wrap=True)
+    table = Table("check", "result")
+    for check, state in result.checks().items():
+        colour = CHECK_COLOURS.get(state, "red")
+        table.add_row(check, f"[{colour}]{state}[/]")
+    out.print(table)
+    for error in result.errors:
+        out.print(f"[red]{escape(error.code)}[/]: {escape(error.message)}", soft_wrap=True)
+    return 0 if result.valid else 1
+
+
 def _names(value: str) -> list[str]:
     """A comma-separated list, without blanks or repeats (at least one name)."""
     names = list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
@@ -648,6 +736,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="regenerate certificates in these statuses too: downloadable,error",
     )
     p.set_defaults(func=cmd_certificates_generate)
+    p = certificates.add_parser(
+        "verify",
+        help="check a credential (file, - for stdin, or URL): exit 0 valid, 1 not, 2 unreadable",
+    )
+    p.add_argument("credential", metavar="FILE_OR_URL")
+    p.set_defaults(func=cmd_certificates_verify)
 
     sub.add_parser("manage", help="Django management commands (rollbook manage help)")
     return parser

@@ -197,6 +197,9 @@ CERTIFICATES: dict[str, Any] = {
     # fixed window, "N/second", "N/minute" or "N/hour" (a bare N is per minute; 0 is no
     # limit). Parsed by certificates/verify.py, which names this variable when it is wrong.
     "VERIFY_RATE": os.environ.get("ROLLBOOK_CERT_VERIFY_RATE", "60/minute"),
+    # The largest credential POST /api/v1/credentials/verify and `rollbook certificates
+    # verify` read (413 / exit 2 above it).
+    "CREDENTIAL_MAX_BYTES": _env_int("ROLLBOOK_CERT_CREDENTIAL_MAX_BYTES", 256 * 1024),
 }
 # Where the service is reached from outside (no trailing slash): verifiable credentials name
 # their issuer and its key by URLs under it, so it must be the address verifiers use.

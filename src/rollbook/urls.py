@@ -23,6 +23,19 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     # The credentials' issuer profile with its public key; before the verify page's catch-all.
     path("certificates/issuer", issuer.issuer_profile_view, name="certificate-issuer"),
+    # The issuer's revocation list (a signed BitstringStatusListCredential).
+    path("certificates/status/revocation", verify.status_list, name="certificate-status-list"),
+    # A certificate's signed credential and its PDF (an id that is not a verify id: 404).
+    re_path(
+        r"^certificates/(?P<verify_uuid>[^/]+)/credential\.json$",
+        verify.certificate_credential,
+        name="certificate-credential",
+    ),
+    re_path(
+        r"^certificates/(?P<verify_uuid>[^/]+)/pdf$",
+        verify.certificate_pdf,
+        name="certificate-pdf",
+    ),
     # The public verify page: everything under /certificates/ is a verify id, and whatever is
     # not a valid one answers the page's own 404 (never the API's JSON shape).
     re_path(

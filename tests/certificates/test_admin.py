@@ -13,6 +13,7 @@ from rollbook.certificates.models import (
     AllowlistEntry,
     Certificate,
     CourseGrade,
+    Credential,
     GenerationRun,
     Invalidation,
 )
@@ -94,3 +95,25 @@ def test_generation_runs_search_by_job_id(admin_client: Client) -> None:
     changelist = reverse("admin:certificates_generationrun_changelist")
     assert admin_client.get(changelist, {"q": str(run.job_uuid)}).context["cl"].result_count == 1
     assert admin_client.get(changelist, {"q": "not-a-uuid"}).status_code == 200
+
+
+@pytest.mark.usefixtures("credential_settings")
+def test_credentials_are_listed_read_only_with_their_document(admin_client: Client) -> None:
+    ann = Certificate.objects.get(user__username="ann")
+    issued = certs.issue_credential(ann.verify_uuid, actor=ACTOR)
+    assert issued is not None
+    row = Credential.objects.get()
+    changelist = reverse("admin:certificates_credential_changelist")
+    assert admin_client.get(changelist).context["cl"].result_count == 1
+    for search in (ann.verify_uuid, str(row.uuid), "ANN"):
+        assert admin_client.get(changelist, {"q": search}).context["cl"].result_count == 1
+    assert admin_client.get(changelist, {"q": "bob"}).context["cl"].result_count == 0
+    page = admin_client.get(reverse("admin:certificates_credential_change", args=[row.pk]))
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content
+    assert issued.document["proof"]["proofValue"].encode() in page.content
+    assert f'href="/certificates/{ann.verify_uuid}/credential.json"'.encode() in page.content
+    assert admin_client.get(reverse("admin:certificates_credential_add")).status_code == 403
+    delete = reverse("admin:certificates_credential_delete", args=[row.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert Credential.objects.filter(pk=row.pk).exists()

@@ -1,7 +1,20 @@
 """`rollbook certificates generate`: the batch generation job run in the foreground, its
-counts per outcome printed; exit 0 when it ran, 1 when it could not start."""
+counts per outcome printed; exit 0 when it ran, 1 when it could not start.
+
+`rollbook certificates verify FILE_OR_URL`: each check printed; exit 0 valid, 1 not valid
+(each failure named), 2 when the input cannot be read (the file or URL named)."""
 
 from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+import urllib.error
+import urllib.request
+from email.message import Message
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,6 +23,8 @@ from rollbook.audit.data import Actor
 from rollbook.certificates import api as certs
 from rollbook.certificates.models import Certificate, GenerationRun
 from rollbook.jobs.models import Job
+from tests.certificates.conftest import PUBLIC_URL
+from tests.certificates.helpers import credential, fetch_credential, issue
 from tests.factories import Make
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +128,158 @@ def test_an_empty_username_list_is_a_usage_error(capsys: pytest.CaptureFixture[s
     assert exited.value.code == 2
     assert "give at least one name" in capsys.readouterr().err
     assert not Job.objects.exists()
+
+
+# ---------------------------------------------------------------- rollbook certificates verify
+
+
+def credential_file(tmp_path: Path, document: dict[str, Any], name: str = "cred.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def verify(source: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(["certificates", "verify", source])
+    out, err = output(capsys)
+    return code, out, err
+
+
+@pytest.mark.usefixtures("credential_settings", "no_network")
+def test_verify_a_credential_file_round_trip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = credential_file(tmp_path, credential(issue()))
+    code, out, _err = verify(str(path), capsys)
+    assert code == 0
+    assert f"{path}: valid" in out
+    assert rows_of(out) == {"structure": "ok", "proof": "ok", "status": "active", "dates": "ok"}
+
+    certs.invalidate(COURSE, "ann", notes="", actor=ACTOR)
+    code, out, _err = verify(str(path), capsys)
+    assert code == 1
+    assert f"{path}: NOT VALID" in out
+    assert rows_of(out)["status"] == "revoked"
+    assert "revoked: The credential has been revoked" in out
+
+    certs.lift_invalidation(COURSE, "ann", actor=ACTOR)
+    certs.generate_certificate(COURSE, "ann", actor=ACTOR)
+    assert verify(str(path), capsys)[0] == 0
+
+
+@pytest.mark.usefixtures("credential_settings", "no_network")
+def test_verify_names_each_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    document = credential(issue())
+    document["name"] = document["name"].replace("M", "N", 1)
+    del document["validFrom"]
+    code, out, _err = verify(str(credential_file(tmp_path, document)), capsys)
+    assert code == 1
+    assert "malformed_credential: The credential has no validFrom." in out
+    assert "invalid_signature: The signature does not match" in out
+    assert rows_of(out)["structure"] == "failed"
+    assert rows_of(out)["proof"] == "failed"
+
+
+@pytest.mark.usefixtures("credential_settings")
+def test_verify_reads_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = json.dumps(credential(issue())).encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    code, out, _err = verify("-", capsys)
+    assert code == 0
+    assert "<stdin>: valid" in out
+
+
+@pytest.mark.usefixtures("credential_settings")
+def test_verify_fetches_a_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    verify_uuid = issue()
+    raw = fetch_credential(verify_uuid).content
+    url = f"{PUBLIC_URL}/certificates/{verify_uuid}/credential.json"
+    asked: list[tuple[str, str | None, float]] = []
+
+    def fake_urlopen(request: urllib.request.Request, timeout: float) -> Any:
+        asked.append((request.full_url, request.get_header("Accept"), timeout))
+        return contextlib.nullcontext(io.BytesIO(raw))
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    code, out, _err = verify(url, capsys)
+    assert code == 0
+    assert f"{url}: valid" in out
+    [(full_url, accept, timeout)] = asked
+    assert full_url == url
+    assert accept is not None
+    assert "application/ld+json" in accept
+    assert timeout == 10
+
+
+@pytest.mark.usefixtures("credential_settings")
+def test_a_url_that_fails_exits_2_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"{PUBLIC_URL}/certificates/{'0' * 32}/credential.json"
+
+    def gone(request: urllib.request.Request, timeout: float) -> Any:
+        raise urllib.error.HTTPError(url, 404, "Not Found", Message(), None)
+
+    monkeypatch.setattr(urllib.request, "urlopen", gone)
+    code, _out, err = verify(url, capsys)
+    assert code == 2
+    assert url in err.replace("\n", "")
+    assert "HTTP 404 Not Found" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (None, "cannot read: No such file or directory"),
+        (b"{not json", "not JSON"),
+        (b"\xff\xfe\x00", "not JSON"),
+        (b"{" + b" " * (256 * 1024) + b"}", "larger than 262,144 bytes"),
+    ],
+)
+def test_unreadable_input_exits_2_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, words: str
+) -> None:
+    path = tmp_path / "in put.json"
+    if content is not None:
+        path.write_bytes(content)
+    code, out, err = verify(str(path), capsys)
+    assert code == 2
+    flat = " ".join(err.split())
+    assert f"error: {path}: {words}" in flat
+    assert out == ""
+
+
+def test_a_directory_is_unreadable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = verify(str(tmp_path), capsys)
+    assert code == 2
+    assert str(tmp_path) in err
+
+
+def test_a_json_array_is_read_but_not_a_credential(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "list.json"
+    path.write_text("[]")
+    code, out, _err = verify(str(path), capsys)
+    assert code == 1
+    assert "malformed_credential: A credential is a JSON object." in out
+    assert rows_of(out) == {
+        "structure": "failed",
+        "proof": "skipped",
+        "status": "skipped",
+        "dates": "skipped",
+    }
+
+
+def rows_of(out: str) -> dict[str, str]:
+    """The printed table of checks, check to result."""
+    found = {}
+    for line in out.splitlines():
+        cells = [cell.strip() for cell in line.strip("│┃ ").split("│")]
+        if len(cells) == 2 and cells[0] in {"structure", "proof", "status", "dates"}:
+            found[cells[0]] = cells[1]
+    return found

@@ -11,6 +11,7 @@ import uuid
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -31,12 +32,14 @@ TITLE = "Medieval History & Sources"
 JSON = {"Accept": "application/json"}
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 CHROMIUM_TIMEOUT_S = 90
+PUBLIC_URL = "https://verify.example"
 
 
 @pytest.fixture(autouse=True)
 def own_cache(settings: Any) -> None:
     """A cache of this test's own: the rate limit counts from zero (and a shared Redis is
-    never flushed)."""
+    never flushed). The service at PUBLIC_URL."""
+    settings.PUBLIC_URL = PUBLIC_URL
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -82,6 +85,36 @@ class _VisibleText(HTMLParser):
             self.parts.append(data)
 
 
+class _Links(HTMLParser):
+    """Each <a> of the page: its attributes and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[dict[str, str | None], str]] = []
+        self._open: dict[str, str | None] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._open, self._text = dict(attrs), []
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._open is not None:
+            self.links.append((self._open, " ".join("".join(self._text).split())))
+            self._open = None
+
+
+def links(html: str) -> dict[str, dict[str, str | None]]:
+    """The page's links by their text."""
+    parser = _Links()
+    parser.feed(html)
+    return {text: attrs for attrs, text in parser.links}
+
+
 def visible(html: str) -> tuple[str, str]:
     """(the title, the body's text with whitespace collapsed)."""
     parser = _VisibleText()
@@ -105,7 +138,8 @@ def test_a_valid_certificate_is_an_html_page() -> None:
     assert text == (
         "Certificate verification This certificate is valid. "
         f"Awarded to Ann Lee Course {TITLE} Organization UniX "
-        f"Issued on {issued.day} {issued:%B %Y}"
+        f"Issued on {issued.day} {issued:%B %Y} "
+        "Add to LinkedIn Download PDF Download credential (Open Badges 3.0)"
     )
     assert "0.87" not in response.content.decode()  # no grade
     assert "default-src 'none'" in response["Content-Security-Policy"]
@@ -133,6 +167,8 @@ def test_a_valid_certificate_as_json() -> None:
         "course_key": COURSE,
         "mode": "verified",
         "issued_at": DjangoJSONEncoder().default(issued),  # as the API writes times
+        "credential_url": f"{PUBLIC_URL}/certificates/{verify}/credential.json",
+        "pdf_url": f"{PUBLIC_URL}/certificates/{verify}/pdf",
     }
     # Spelled in capitals, it is the same certificate.
     assert page(verify.upper(), JSON).json()["verify_uuid"] == verify
@@ -147,6 +183,59 @@ def test_the_page_shows_the_name_at_issue_escaped() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt; O&#x27;Brien" in html
     assert "Renamed Later" not in html
     assert "Medieval History &amp; Sources" in html
+
+
+@pytest.mark.django_db
+def test_the_page_links_to_linkedin_with_the_certificate() -> None:
+    verify = issue(name="Ann Lee")
+    issued = Certificate.objects.get().issued_at
+    assert issued is not None
+    response = page(verify, BROWSER)
+    found = links(response.content.decode())
+    href = found["Add to LinkedIn"]["href"]
+    assert href is not None
+    parts = urlsplit(href)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "www.linkedin.com", "/profile/add")
+    assert parse_qs(parts.query, strict_parsing=True) == {
+        "startTask": ["CERTIFICATION_NAME"],
+        "name": [f"{TITLE} certificate"],
+        "organizationName": ["UniX"],
+        "issueYear": [str(issued.year)],
+        "issueMonth": [str(issued.month)],
+        "certUrl": [f"{PUBLIC_URL}/certificates/{verify}"],
+        "certId": [verify],
+    }
+    # Properly encoded: the "&" of the title and the URL's ":" and "/" are escaped; spaces
+    # are %20 (the page's HTML escapes the separating "&" as "&amp;").
+    assert "Medieval%20History%20%26%20Sources%20certificate" in parts.query
+    assert "certUrl=https%3A%2F%2Fverify.example%2Fcertificates%2F" in parts.query
+    assert "&amp;issueYear=" in response.content.decode()
+    assert "default-src 'none'" in response["Content-Security-Policy"]  # still no scripts
+    assert "<script" not in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("credential_settings")  # a fixed issuer key, no key file
+def test_the_page_links_to_the_pdf_and_the_credential() -> None:
+    verify = issue()
+    found = links(page(verify, BROWSER).content.decode())
+    pdf = found["Download PDF"]
+    assert pdf["href"] == f"/certificates/{verify}/pdf"
+    assert Client().get(pdf["href"]).content.startswith(b"%PDF")
+    credential = found["Download credential (Open Badges 3.0)"]
+    assert credential["href"] == f"/certificates/{verify}/credential.json?download=1"
+    assert credential["download"] == f"certificate-{verify}.credential.json"
+    response = Client().get(credential["href"])
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert response.json()["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+
+
+@pytest.mark.django_db
+def test_a_page_no_longer_valid_has_no_links() -> None:
+    verify = issue()
+    certs.invalidate(COURSE, "ann", notes="", actor=ACTOR)
+    assert links(page(verify, BROWSER).content.decode()) == {}
 
 
 @pytest.mark.django_db
@@ -352,6 +441,8 @@ def test_a_person_sees_a_valid_certificate_in_chromium(live_server: Any, tmp_pat
     assert TITLE in text
     assert "UniX" in text
     assert "This certificate is valid." in text
+    assert "Add to LinkedIn" in text
+    assert "Download PDF" in text
 
 
 @pytest.mark.django_db(transaction=True)

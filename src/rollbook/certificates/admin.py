@@ -1,5 +1,5 @@
 """Certificates in the admin, to look things up: certificates, grades, allowlist entries,
-invalidations and generation runs.
+invalidations, generation runs and the signed credentials issued.
 
 Nothing is edited here: grades, the allowlist, invalidations and generation go through the
 REST API or `rollbook certificates generate`, so that every change follows the status
@@ -8,6 +8,8 @@ machine and leaves an audit row.
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin
 from django.utils.html import format_html
 
@@ -15,6 +17,7 @@ from rollbook.certificates.models import (
     AllowlistEntry,
     Certificate,
     CourseGrade,
+    Credential,
     GenerationRun,
     Invalidation,
 )
@@ -112,3 +115,39 @@ class GenerationRunAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
     ordering = ("-id",)
+
+
+@admin.register(Credential)
+class CredentialAdmin(ReadOnlyAdmin):
+    """Issued credentials as signed; whether one's status bit is set follows its certificate
+    (the revocation list is built from the certificates' status)."""
+
+    list_display = ("uuid", "certificate", "status_index", "issued_at", "superseded")
+    list_filter = ("superseded",)
+    search_fields = ("=uuid", "=certificate__verify_uuid", "=certificate__user__username")
+    list_select_related = ("certificate",)
+    fields = (
+        "uuid",
+        "certificate",
+        "status_index",
+        "issued_at",
+        "superseded",
+        "name",
+        "mode",
+        "certificate_issued_at",
+        "identity_salt",
+        "credential_link",
+        "signed_document",
+    )
+    readonly_fields = fields
+    ordering = ("-id",)
+
+    @admin.display(description="current credential")
+    def credential_link(self, obj: Credential) -> str:
+        url = f"/certificates/{obj.certificate.verify_uuid}/credential.json"
+        return format_html('<a href="{}">{}</a>', url, url)
+
+    @admin.display(description="document")
+    def signed_document(self, obj: Credential) -> str:
+        text = json.dumps(obj.document, sort_keys=True, indent=2, ensure_ascii=False)
+        return format_html("<pre>{}</pre>", text)

@@ -6,6 +6,9 @@ profile gives `restricted`; no active enrollment, or a mode that earns no certif
 (audit), gives nothing and writes nothing; an active invalidation refuses; allowlisted or
 passing generates; otherwise `notpassing` is written for a learner who has a certificate or
 was asked for by name.
+
+A downloadable certificate also has a signed Open Badges 3.0 credential, a bit in the
+revocation list and a PDF (credentials.py, docs/decisions/0012); their functions are here.
 """
 
 from __future__ import annotations
@@ -17,11 +20,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from rollbook.audit import api as audit
 from rollbook.audit.data import Actor
 from rollbook.catalog import api as catalog
 from rollbook.catalog.data import CourseData
+from rollbook.certificates import pdf
+from rollbook.certificates.credentials import (
+    certificate_title,
+    issue_credential,
+    status_list_credential,
+    status_list_id,
+    verify_credential,
+    verify_url,
+)
+from rollbook.certificates.data import CheckFailure, CheckState, CredentialCheck, IssuedCredential
 from rollbook.certificates.errors import (
     MSG_ILLEGAL_TRANSITION,
     MSG_INVALID_GRADE,
@@ -54,16 +68,23 @@ MSG_NO_USERNAMES = "usernames is empty: leave it out to generate for every enrol
 __all__ = [
     "CertificateRow",
     "CertificateStatus",
+    "CheckFailure",
+    "CheckState",
+    "CredentialCheck",
     "GenerationRunData",
     "GradeData",
     "GradeRecord",
+    "IssuedCredential",
     "Verification",
     "add_to_allowlist",
+    "certificate_pdf",
     "certificate_status",
+    "certificate_title",
     "delete_certificate",
     "generate_certificate",
     "get_grade",
     "invalidate",
+    "issue_credential",
     "lift_invalidation",
     "list_certificates",
     "list_generation_runs",
@@ -73,8 +94,12 @@ __all__ = [
     "run_generation",
     "set_status",
     "start_generation",
+    "status_list_credential",
+    "status_list_id",
     "transition_allowed",
     "verification",
+    "verify_credential",
+    "verify_url",
 ]
 
 S = CertificateStatus
@@ -741,4 +766,20 @@ def verification(verify_uuid: str) -> Verification:
         course_key=cert.course_key,
         issued_at=cert.issued_at,
         mode=cert.mode,
+    )
+
+
+def certificate_pdf(verify_uuid: str) -> bytes | None:
+    """The printable certificate (one A4 page, a QR code to its verify page); None unless the
+    certificate is valid. The issue date is the day in TIME_ZONE, as the verify page shows."""
+    found = verification(verify_uuid)
+    if found.state != "valid" or found.issued_at is None:
+        return None
+    return pdf.certificate_pdf(
+        learner_name=found.name,
+        course_title=found.course_title,
+        org=found.org,
+        issued=timezone.localtime(found.issued_at).date(),
+        verify_url=verify_url(verify_uuid.lower()),
+        certificate_id=verify_uuid.lower(),
     )

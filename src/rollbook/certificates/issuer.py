@@ -56,6 +56,7 @@ __all__ = [
     "key_path",
     "load_or_create_key",
     "public_key_multibase",
+    "public_url",
     "resolve_key",
     "verification_method_id",
 ]
@@ -173,7 +174,9 @@ def _parse_key(text: str, path: Path) -> Ed25519PrivateKey:
 # --- identifiers and the profile ---------------------------------------------------------------
 
 
-def _public_url() -> str:
+def public_url() -> str:
+    """ROLLBOOK_PUBLIC_URL without its trailing slash; `ImproperlyConfigured` unless an
+    absolute http(s) URL without a query or fragment."""
     value = str(settings.PUBLIC_URL).rstrip("/")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
@@ -183,7 +186,7 @@ def _public_url() -> str:
 
 def issuer_id() -> str:
     """The issuer's URL, which is also its id in credentials: {PUBLIC_URL}/certificates/issuer."""
-    return _public_url() + ISSUER_PATH
+    return public_url() + ISSUER_PATH
 
 
 def public_key_multibase() -> str:
@@ -205,7 +208,7 @@ def issuer_profile() -> dict[str, Any]:
         "id": issuer,
         "type": ["Profile"],
         "name": str(settings.ISSUER_NAME),
-        "url": str(settings.ISSUER_URL or _public_url()),
+        "url": str(settings.ISSUER_URL or public_url()),
         "verificationMethod": [
             {
                 "id": method,

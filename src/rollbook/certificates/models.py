@@ -117,3 +117,36 @@ class GenerationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.course_key} {self.job_uuid}"
+
+
+class Credential(models.Model):
+    """A certificate's signed Open Badges 3.0 credential, issued once and kept as signed.
+
+    `name`, `mode` and `certificate_issued_at` are the certificate's at issue: when they no
+    longer match the certificate, this credential is out of date (its status bit is set) and
+    the next request issues a new one, superseding this. Never deleted: `status_index` is its
+    bit in the status list for good.
+    """
+
+    uuid = models.UUIDField(unique=True, help_text="The credential's id is urn:uuid:<uuid>.")
+    certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="+")
+    status_index = models.PositiveIntegerField(unique=True)
+    identity_salt = models.CharField(max_length=64)
+    document = models.JSONField(help_text="The signed credential.")
+    issued_at = models.DateTimeField()
+    name = models.CharField(max_length=255, blank=True, help_text="The certificate's name.")
+    mode = models.CharField(max_length=32)
+    certificate_issued_at = models.DateTimeField(help_text="The certificate's issue date.")
+    superseded = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["certificate"],
+                condition=models.Q(superseded=False),
+                name="cert_one_current_credential",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"urn:uuid:{self.uuid}"

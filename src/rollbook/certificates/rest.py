@@ -5,6 +5,8 @@ Who may call: course staff access (global staff; staff, limited_staff or instruc
 course; org staff or instructor), and a learner for their own status. The public verify page
 is not here: it is a plain Django view (`verify.py`) at /certificates/{verify_uuid}.
 
+`POST /credentials/verify` checks a credential for any authenticated caller.
+
 Route order matters: `/certificates/generate`, `/certificates/generation-runs` and
 `/certificates/allowlist/{username}` are registered before `/certificates/{username}`, which
 would otherwise take them.
@@ -15,19 +17,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 from pydantic import ValidationError
 
 from rollbook.audit.data import Actor
 from rollbook.certificates import api
+from rollbook.certificates.errors import (
+    MSG_BODY_NOT_JSON,
+    MSG_BODY_NOT_OBJECT,
+    CredentialRequestCode,
+)
 from rollbook.certificates.schemas import (
+    CREDENTIAL_SCHEMA,
     GRADE_RECORDS,
     GRADE_RECORDS_SCHEMA,
     AllowlistOut,
     CertificateFilter,
     CertificateRowOut,
     CertificateStatusOut,
+    CredentialCheckOut,
     GenerateIn,
     GenerationAccepted,
     GenerationRunOut,
@@ -37,13 +47,16 @@ from rollbook.certificates.schemas import (
     InvalidationOut,
     NotesIn,
 )
-from rollbook.lib.errors import MSG_INVALID, CommonErrorCode, Invalid
+from rollbook.lib.errors import MSG_INVALID, BadRequest, CommonErrorCode, Invalid, TooLarge
+from rollbook.lib.middleware import MSG_TOO_LARGE
 from rollbook.lib.pagination import PageOut, PageQuery
 from rollbook.lib.rest import caller, require_course_staff
 
 router = Router(tags=["certificates"])
 
 COURSE = "/courses/{course_key}"
+VERIFY_CREDENTIAL = "/credentials/verify"
+VERIFY_CREDENTIAL_PATH = "/api/v1" + VERIFY_CREDENTIAL  # its own body limit (apps.py)
 CERTIFICATES = f"{COURSE}/certificates"
 
 INVALID_JSON = "invalid_json"  # as the API answers any body that is not JSON
@@ -232,3 +245,54 @@ def certificate_status(request: HttpRequest, course_key: str, username: str) -> 
     if not caller(request).is_self(username):
         require_course_staff(request, course_key)
     return api.certificate_status(course_key, username)
+
+
+# ---------------------------------------------------------------- checking a credential
+
+
+def _credential_body(request: HttpRequest) -> dict[str, Any]:
+    """The body as a JSON object: 413 past the limit (the middleware refuses it earlier
+    when Content-Length says so), 400 when it is not JSON or not an object."""
+    limit = int(settings.CERTIFICATES["CREDENTIAL_MAX_BYTES"])
+    body = request.body
+    if len(body) > limit:
+        raise TooLarge(
+            CommonErrorCode.BODY_TOO_LARGE,
+            MSG_TOO_LARGE.format(size=len(body), limit=limit),
+            fields={"limit": limit},
+        )
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise BadRequest(CredentialRequestCode.INVALID_JSON, MSG_BODY_NOT_JSON) from None
+    if not isinstance(data, dict):
+        raise BadRequest(CredentialRequestCode.NOT_AN_OBJECT, MSG_BODY_NOT_OBJECT)
+    return data
+
+
+@router.post(
+    VERIFY_CREDENTIAL,
+    response=CredentialCheckOut,
+    tags=["credentials"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The credential itself, as downloaded from "
+            "/certificates/{verify_uuid}/credential.json (not wrapped in another object).",
+            "content": {"application/json": {"schema": CREDENTIAL_SCHEMA}},
+        },
+        "responses": {
+            "400": {"description": "`invalid_json` or `not_an_object`: the body is unusable."},
+            "413": {"description": "`body_too_large`: past ROLLBOOK_CERT_CREDENTIAL_MAX_BYTES."},
+        },
+    },
+)
+def verify_credential(request: HttpRequest) -> dict[str, Any]:
+    """Check an Open Badges 3.0 credential (any authenticated caller): its structure, its
+    proof (only this service's issuer keys are known), its status (this service's revocation
+    list, read from the database; another issuer's list is `status_unavailable`, never
+    fetched) and its validity dates. 200 whenever the credential could be checked, valid or
+    not: `valid`, each failure as `{code, message}` in `errors`, and the outcome of each
+    check."""
+    caller(request)
+    return api.verify_credential(_credential_body(request)).as_dict()

@@ -151,3 +151,50 @@ class GenerationRunOut(Schema):
     counts: dict[str, int] = Field(description="Learners per outcome, once finished.")
     created: dt.datetime
     finished: dt.datetime | None
+
+
+# ---------------------------------------------------------------- checking a credential
+
+CREDENTIAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An Open Badges 3.0 OpenBadgeCredential with an embedded DataIntegrityProof.",
+    "required": ["@context", "type", "issuer", "validFrom", "credentialSubject", "proof"],
+    "properties": {
+        "@context": {"type": "array", "items": {}},
+        "id": {"type": "string"},
+        "type": {"type": "array", "items": {"type": "string"}},
+        "issuer": {"oneOf": [{"type": "string"}, {"type": "object"}]},
+        "validFrom": {"type": "string", "format": "date-time"},
+        "validUntil": {"type": "string", "format": "date-time"},
+        "name": {"type": "string"},
+        "credentialSubject": {"type": "object"},
+        "credentialStatus": {"type": "object"},
+        "proof": {"type": "object"},
+    },
+    "additionalProperties": True,
+}
+
+
+class CheckFailureOut(Schema):
+    code: str = Field(
+        description="malformed_credential, a proof failure (invalid_signature, "
+        "unknown_verification_method, ...), issuer_mismatch, malformed_status, "
+        "status_unavailable, unknown_status_index, revoked, not_yet_valid or expired."
+    )
+    message: str
+
+
+class ChecksOut(Schema):
+    structure: str = Field(description="ok, failed")
+    proof: str = Field(description="ok, failed, skipped")
+    status: str = Field(
+        description="active, revoked, unavailable (another issuer's list), none (no "
+        "credentialStatus), failed, skipped"
+    )
+    dates: str = Field(description="ok, failed, skipped")
+
+
+class CredentialCheckOut(Schema):
+    valid: bool = Field(description="True only when no check failed.")
+    errors: list[CheckFailureOut]
+    checks: ChecksOut

@@ -50,6 +50,12 @@ class RollbookError(Exception):
         return {"code": self.code, "message": self.message, "fields": self.fields}
 
 
+class BadRequest(RollbookError):
+    """A body that cannot be read at all (where an endpoint answers 400 rather than 422)."""
+
+    status = 400
+
+
 class Invalid(RollbookError):
     status = 422
 
