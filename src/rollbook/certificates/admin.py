@@ -24,6 +24,10 @@ from rollbook.certificates.models import (
 from rollbook.lib.admin import ReadOnlyAdmin
 
 
+def _link(url: str) -> str:
+    return format_html('<a href="{}">{}</a>', url, url)
+
+
 @admin.register(Certificate)
 class CertificateAdmin(ReadOnlyAdmin):
     list_display = ("user", "course_key", "status", "mode", "grade", "issued_at", "modified")
@@ -53,7 +57,7 @@ class CertificateAdmin(ReadOnlyAdmin):
     @admin.display(description="verify page")
     def verify_link(self, obj: Certificate) -> str:
         url = f"/certificates/{obj.verify_uuid}"
-        return format_html('<a href="{}">{}</a>', url, url)
+        return _link(url)
 
 
 @admin.register(CourseGrade)
@@ -145,7 +149,7 @@ class CredentialAdmin(ReadOnlyAdmin):
     @admin.display(description="current credential")
     def credential_link(self, obj: Credential) -> str:
         url = f"/certificates/{obj.certificate.verify_uuid}/credential.json"
-        return format_html('<a href="{}">{}</a>', url, url)
+        return _link(url)
 
     @admin.display(description="document")
     def signed_document(self, obj: Credential) -> str:

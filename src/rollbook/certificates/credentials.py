@@ -103,9 +103,6 @@ TEXT_CRITERIA = (
 
 S = CertificateStatus
 _DIGITS = re.compile(r"\d{1,10}", re.ASCII)
-_DATE_TIME_STAMP = re.compile(
-    r"-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", re.ASCII
-)
 
 
 # ---------------------------------------------------------------- URLs and names
@@ -466,7 +463,7 @@ def _check_structure(document: Mapping[str, Any]) -> list[CheckFailure]:
         if field not in document:
             if field == "validFrom":
                 failures.append(_malformed(MSG_FIELD_MISSING.format(field=field)))
-        elif _parse_date(document[field]) is None:
+        elif vc.parse_date_time(document[field]) is None:
             failures.append(_malformed(MSG_DATE.format(field=field, value=document[field])))
     return failures
 
@@ -561,23 +558,14 @@ def _own_status(index: int) -> tuple[CheckState, CheckFailure | None]:
     return CheckState.REVOKED, CheckFailure(CredentialCheckCode.REVOKED, message)
 
 
-def _parse_date(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str) or not _DATE_TIME_STAMP.fullmatch(value):
-        return None
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def _check_dates(document: Mapping[str, Any], now: dt.datetime) -> list[CheckFailure]:
     """validFrom in the future, validUntil in the past (malformed dates are structure's)."""
     failures: list[CheckFailure] = []
-    valid_from = _parse_date(document.get("validFrom"))
+    valid_from = vc.parse_date_time(document.get("validFrom"))
     if valid_from is not None and valid_from > now:
         message = MSG_NOT_YET_VALID.format(value=document["validFrom"])
         failures.append(CheckFailure(CredentialCheckCode.NOT_YET_VALID, message))
-    valid_until = _parse_date(document.get("validUntil"))
+    valid_until = vc.parse_date_time(document.get("validUntil"))
     if valid_until is not None and valid_until <= now:
         message = MSG_EXPIRED.format(value=document["validUntil"])
         failures.append(CheckFailure(CredentialCheckCode.EXPIRED, message))

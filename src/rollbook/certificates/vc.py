@@ -65,6 +65,7 @@ __all__ = [
     "create_proof",
     "format_date_time",
     "load_document",
+    "parse_date_time",
     "proof_hash_data",
     "verify_proof",
 ]
@@ -493,7 +494,7 @@ def _check_proof_options(
     for field in ("created", "expires"):
         if field not in proof:
             continue
-        moment = _parse_date_time(proof[field])
+        moment = parse_date_time(proof[field])
         if moment is None:
             message = MSG_PROOF_DATE.format(field=field, value=proof[field])
             failures.append(VerificationFailure(CredentialErrorCode.MALFORMED_PROOF, message))
@@ -507,7 +508,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _parse_date_time(value: Any) -> dt.datetime | None:
+def parse_date_time(value: Any) -> dt.datetime | None:
+    """An XML Schema dateTimeStamp (a date and time with a time zone), or None."""
     if not isinstance(value, str) or not _DATE_TIME_STAMP.fullmatch(value):
         return None
     try:
