@@ -1,0 +1,1 @@
+"""OneRoster 1.2: the rostering provider and CSV formats (issue 9; being built)."""
