@@ -110,9 +110,10 @@ def sequence_events() -> int:
 
 
 # The transaction's registered callback, per thread: (the connection's on-commit list, the
-# callback's index in it). Django replaces that list when a transaction or a savepoint ends
-# (a rolled-back savepoint drops the callbacks registered in it), so the mark is only trusted
-# while the list is the same one and still holds the callback where it was put.
+# callback's index in it). Django replaces that list when the transaction ends and when a
+# savepoint rolls back (dropping the callbacks registered in it), so the mark is only trusted
+# while the list is the same one and still holds the callback where it was put; the callback
+# clears it when it runs (tests that capture on-commit callbacks keep the list).
 _registered = threading.local()
 
 
