@@ -7,6 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from rollbook.audit import api as audit
+from rollbook.catalog.models import Course, Library, Org
 from rollbook.lib.pagination import PageRequest
 from rollbook.people import api as people
 from rollbook.people.models import User
@@ -147,3 +148,70 @@ def test_user_edit_in_admin_is_audited(admin_client: Client) -> None:
     assert event.after is not None
     assert event.after["name"] == "Mary Major"
     assert event.after["idnumber"] == "N123"
+
+
+# Deletes and password changes bypass save_model: they are audited too (issue 9's events).
+
+
+def test_deleting_a_user_in_admin_is_audited(admin_client: Client) -> None:
+    mary = Make.user("mary", name="Mary")
+    Make.course(COURSE)
+    Make.grant("mary", "staff", course_key=COURSE)
+    response = admin_client.post(
+        reverse("admin:people_user_delete", args=[mary.id]), {"post": "yes"}
+    )
+    assert response.status_code == 302, response.content[:2000]
+    assert not User.objects.filter(username="mary").exists()
+    event = audit.list_events(subject="user:mary", page=PageRequest()).items[0]
+    assert (event.event, event.source, event.after) == ("user.deleted", "admin", None)
+    assert event.before is not None
+    assert event.before["name"] == "Mary"
+
+
+def test_deleting_selected_users_in_admin_is_audited(admin_client: Client) -> None:
+    ids = [Make.user(name).id for name in ("ann", "bob")]
+    response = admin_client.post(
+        reverse("admin:people_user_changelist"),
+        {"action": "delete_selected", "_selected_action": ids, "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not User.objects.filter(id__in=ids).exists()
+    assert _events("user:ann")[0] == _events("user:bob")[0] == "user.deleted"
+
+
+def test_a_password_changed_in_admin_is_audited(admin_client: Client) -> None:
+    mary = Make.user("mary")
+    response = admin_client.post(
+        reverse("admin:auth_user_password_change", args=[mary.id]),
+        {"password1": "a-Long-new-passw0rd", "password2": "a-Long-new-passw0rd"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+    assert User.objects.get(id=mary.id).check_password("a-Long-new-passw0rd")
+    assert _events("user:mary")[0] == "user.password_set"
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_deleting_courses_libraries_and_orgs_in_admin_is_audited(
+    admin_client: Client, bulk: bool
+) -> None:
+    course = Make.course("course-v1:GoneX+C1+2026")
+    library = Make.library("lib:GoneX:lib1")
+
+    def delete(model: str, pk: object) -> None:
+        if bulk:
+            url = reverse(f"admin:catalog_{model}_changelist")
+            body = {"action": "delete_selected", "_selected_action": [pk], "post": "yes"}
+        else:
+            url, body = reverse(f"admin:catalog_{model}_delete", args=[pk]), {"post": "yes"}
+        response = admin_client.post(url, body)
+        assert response.status_code == 302, response.content[:2000]
+
+    delete("course", course.id)
+    delete("library", library.id)
+    delete("org", Org.objects.get(short_name="GoneX").pk)
+    assert not Course.objects.filter(id=course.id).exists()
+    assert not Library.objects.filter(id=library.id).exists()
+    assert not Org.objects.filter(short_name="GoneX").exists()
+    assert _events("course:course-v1:GoneX+C1+2026")[0] == "course.deleted"
+    assert _events("library:lib:GoneX:lib1")[0] == "library.deleted"
+    assert _events("org:GoneX")[0] == "org.deleted"

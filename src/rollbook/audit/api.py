@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
 
-from rollbook.audit.data import Actor, AuditEventData
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import Max, Q
+
+from rollbook.audit.data import Actor, AuditEventData, EventData
 from rollbook.audit.models import AuditEvent
 from rollbook.lib import clock
 from rollbook.lib.pagination import Page, PageRequest, paginate
 
-__all__ = ["Actor", "AuditEventData", "list_events", "record", "record_many"]
+__all__ = [
+    "MAX_EVENTS",
+    "Actor",
+    "AuditEventData",
+    "EventData",
+    "events_after",
+    "last_seq",
+    "list_events",
+    "record",
+    "record_many",
+    "sequence_events",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_EVENTS = 1000
 
 
 def _row(
@@ -40,8 +60,10 @@ def record(
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
 ) -> None:
-    """Append one change. Call it inside the transaction that makes the change."""
+    """Append one change. Call it inside the transaction that makes the change, after locking
+    what it changes (ADR 0013: the row's id then follows the subject's order)."""
     _row(event, subject, actor, before, after).save(force_insert=True)
+    _sequence_after_commit()
 
 
 def record_many(
@@ -50,10 +72,127 @@ def record_many(
     actor: Actor,
 ) -> None:
     """Append many changes in one INSERT: (event, subject, before, after) each."""
-    AuditEvent.objects.bulk_create(
-        [_row(event, subject, actor, before, after) for event, subject, before, after in changes],
-        batch_size=500,
+    rows = [_row(event, subject, actor, before, after) for event, subject, before, after in changes]
+    if rows:
+        AuditEvent.objects.bulk_create(rows, batch_size=500)
+        _sequence_after_commit()
+
+
+# ---------------------------------------------------------------- the sequencer (ADR 0013)
+
+# Any constant: the advisory lock's key ("rollbook audit seq"); sis_import's inbox uses another.
+_ADVISORY_KEY = 0x524F_4C4C_5345_51
+_TABLE = AuditEvent._meta.db_table
+# Committed rows without a number get the next numbers in id order, in one statement. Rows of
+# transactions not yet committed are invisible here and are numbered by a later run.
+_NUMBER_SQL = (
+    f"UPDATE {_TABLE} SET seq = numbered.seq FROM ("  # noqa: S608 - constant table name
+    f" SELECT id, (SELECT COALESCE(MAX(seq), 0) FROM {_TABLE})"
+    f" + ROW_NUMBER() OVER (ORDER BY id) AS seq FROM {_TABLE} WHERE seq IS NULL"
+    f") AS numbered WHERE {_TABLE}.id = numbered.id"
+)
+
+
+def sequence_events() -> int:
+    """Number the committed audit rows that have no number yet; returns how many it numbered.
+
+    One run at a time: on PostgreSQL a transaction-scoped advisory lock, taken in a statement
+    before the UPDATE so that the UPDATE's snapshot sees every earlier run's numbers; on SQLite
+    the one writer (BEGIN IMMEDIATE, settings' `transaction_mode`). Call it outside a
+    transaction: inside one, the caller's own uncommitted rows would be numbered too, and on
+    PostgreSQL the lock would be held until the caller commits."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_KEY])
+        cursor.execute(_NUMBER_SQL)
+        return max(cursor.rowcount, 0)
+
+
+# The transaction's registered callback, per thread: (the connection's on-commit list, the
+# callback's index in it). Django replaces that list when the transaction ends and when a
+# savepoint rolls back (dropping the callbacks registered in it), so the mark is only trusted
+# while the list is the same one and still holds the callback where it was put; the callback
+# clears it when it runs (tests that capture on-commit callbacks keep the list).
+_registered = threading.local()
+
+
+def _sequence_after_commit() -> None:
+    """Number this transaction's rows after it commits: one callback a transaction, however
+    many rows it records. Outside a transaction the rows are committed: number them now."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.in_atomic_block:
+        hooks = connection.run_on_commit
+        mark = getattr(_registered, "mark", None)
+        if mark is not None:
+            marked, index = mark
+            if marked is hooks and index < len(hooks) and hooks[index][1] is _sequence_soon:
+                return
+        transaction.on_commit(_sequence_soon)
+        _registered.mark = (hooks, len(hooks) - 1)
+        return
+    _sequence_soon()
+
+
+def _sequence_soon() -> None:
+    """The after-commit run. It never fails the request that committed: a row it leaves
+    without a number gets one from the next run (the next commit, or the next read)."""
+    _registered.mark = None
+    try:
+        sequence_events()
+    except Exception:
+        log.exception("numbering the audit events failed; the next run numbers them")
+
+
+def _event(row: AuditEvent) -> EventData:
+    return EventData(
+        seq=cast(int, row.seq),  # read with seq > after: numbered
+        event=row.event,
+        subject=row.subject,
+        time=row.time,
+        actor_username=row.actor_username,
+        source=row.source,
+        before=row.before,
+        after=row.after,
     )
+
+
+def _matching(field: str, patterns: Sequence[str]) -> Q:
+    """Exact values, or prefixes where a pattern ends with '*' ('*' alone: everything)."""
+    exact = [pattern for pattern in patterns if not pattern.endswith("*")]
+    condition = Q(**{f"{field}__in": exact}) if exact else Q(pk__in=[])
+    for pattern in patterns:
+        if pattern.endswith("*"):
+            condition |= Q(**{f"{field}__startswith": pattern[:-1]})
+    return condition
+
+
+def events_after(
+    after: int,
+    *,
+    types: Sequence[str] | None = None,
+    subject: str | None = None,
+    limit: int = 100,
+) -> list[EventData]:
+    """The events numbered after `after`, in number order, at most `limit` (1 to 1000).
+
+    Numbers the committed rows first, so a reader sees every committed change. `types`: event
+    names (`enrollment.created`), or prefixes ending in '*' (`enrollment.*`); empty or None:
+    all. `subject`: exact, or a prefix ending in '*' (`enrollment:KEY:*`)."""
+    if not 1 <= limit <= MAX_EVENTS:
+        raise ValueError(f"limit must be 1 to {MAX_EVENTS}")
+    sequence_events()
+    rows = AuditEvent.objects.filter(seq__gt=after)
+    if types:
+        rows = rows.filter(_matching("event", types))
+    if subject:
+        rows = rows.filter(_matching("subject", [subject]))
+    return [_event(row) for row in rows.order_by("seq")[:limit]]
+
+
+def last_seq() -> int:
+    """The highest number given so far (0 when none)."""
+    return AuditEvent.objects.aggregate(last=Max("seq"))["last"] or 0
 
 
 def _data(row: AuditEvent) -> AuditEventData:

@@ -44,3 +44,17 @@ class AuditEventData:
     source: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventData:
+    """One outbound event: a numbered audit row (ADR 0013). `seq` is gapless and increasing."""
+
+    seq: int
+    event: str
+    subject: str
+    time: dt.datetime
+    actor_username: str
+    source: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class AuditEvent(models.Model):
@@ -23,9 +24,18 @@ class AuditEvent(models.Model):
     source = models.CharField(max_length=255)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+    # The outbound event number: gapless and increasing, given after commit by the sequencer
+    # (`api.sequence_events`, ADR 0013). NULL until then; the only update the service makes.
+    seq = models.BigIntegerField(null=True, blank=True, unique=True)
 
     class Meta:
-        indexes = [models.Index(fields=["subject", "id"], name="audit_subject_idx")]
+        indexes = [
+            models.Index(fields=["subject", "id"], name="audit_subject_idx"),
+            # The sequencer's work list: the few rows still without a number, in id order.
+            models.Index(
+                fields=["id"], condition=Q(seq__isnull=True), name="audit_unsequenced_idx"
+            ),
+        ]
         ordering = ["-id"]
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from rollbook.audit.data import Actor
@@ -27,6 +28,13 @@ class OrgAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # orgs come with the first course, library or grant naming them
 
+    def delete_model(self, request: HttpRequest, obj: Org) -> None:
+        api.delete_org(obj.short_name, actor=_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Org]) -> None:
+        for key in queryset.order_by("pk").values_list("short_name", flat=True):
+            api.delete_org(key, actor=_actor(request))
+
 
 @admin.register(Course)
 class CourseAdmin(admin.ModelAdmin):
@@ -45,6 +53,14 @@ class CourseAdmin(admin.ModelAdmin):
         except RollbookError as exc:
             self.message_user(request, f"Not saved: {exc.message}", messages.ERROR)
 
+    # Deletes go through the API too, so they are audited.
+    def delete_model(self, request: HttpRequest, obj: Course) -> None:
+        api.delete_course(obj.key, actor=_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Course]) -> None:
+        for key in queryset.order_by("pk").values_list("key", flat=True):
+            api.delete_course(key, actor=_actor(request))
+
 
 @admin.register(Library)
 class LibraryAdmin(admin.ModelAdmin):
@@ -61,3 +77,10 @@ class LibraryAdmin(admin.ModelAdmin):
             api.put_library(obj.key, actor=_actor(request), title=form.cleaned_data["title"])
         except RollbookError as exc:
             self.message_user(request, f"Not saved: {exc.message}", messages.ERROR)
+
+    def delete_model(self, request: HttpRequest, obj: Library) -> None:
+        api.delete_library(obj.key, actor=_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Library]) -> None:
+        for key in queryset.order_by("pk").values_list("key", flat=True):
+            api.delete_library(key, actor=_actor(request))

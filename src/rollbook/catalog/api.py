@@ -45,6 +45,9 @@ __all__ = [
     "Mode",
     "context_exists",
     "courses_by_key",
+    "delete_course",
+    "delete_library",
+    "delete_org",
     "ensure_org",
     "get_course",
     "get_library",
@@ -276,6 +279,36 @@ def put_library(key: str, *, actor: Actor, title: str | Unset = UNSET) -> tuple[
                 after=after,
             )
     return _library_data(row), created
+
+
+def delete_course(key: str, *, actor: Actor) -> None:
+    """Delete a course (the admin's delete); its enrollments protect it."""
+    with transaction.atomic():
+        row = Course.objects.select_for_update().filter(key=key).first()
+        if row is not None:
+            before = _course_snapshot(row)
+            audit.record("course.deleted", f"course:{key}", actor=actor, before=before)
+            row.delete()
+
+
+def delete_library(key: str, *, actor: Actor) -> None:
+    """Delete a content library (the admin's delete)."""
+    with transaction.atomic():
+        row = Library.objects.select_for_update().filter(key=key).first()
+        if row is not None:
+            before = {"title": row.title}
+            audit.record("library.deleted", f"library:{key}", actor=actor, before=before)
+            row.delete()
+
+
+def delete_org(short_name: str, *, actor: Actor) -> None:
+    """Delete an org (the admin's delete); its courses and libraries protect it."""
+    with transaction.atomic():
+        row = Org.objects.select_for_update().filter(short_name=short_name).first()
+        if row is not None:
+            before = {"org": row.short_name, "name": row.name}
+            audit.record("org.deleted", f"org:{short_name}", actor=actor, before=before)
+            row.delete()
 
 
 def get_library(key: str) -> LibraryData:

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -43,6 +44,24 @@ class UserAdmin(BaseUserAdmin):
         super().save_related(request, form, formsets, change)
         before = getattr(request, "_rollbook_before", None)
         api.record_admin_change(form.instance.pk, before=before, actor=_actor(request))
+
+    # Deletes and password changes are audited too: they bypass save_model.
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        api.delete_user(obj.pk, actor=_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        actor = _actor(request)
+        for user_id in queryset.order_by("pk").values_list("pk", flat=True):
+            api.delete_user(user_id, actor=actor)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        with transaction.atomic():
+            hashes = User.objects.filter(pk=id).values_list("password", flat=True)
+            before = hashes.first()
+            response = super().user_change_password(request, id, form_url)
+            if before is not None and hashes.first() != before:
+                api.record_password_change(int(id), actor=_actor(request))
+        return response
 
 
 def _actor(request: HttpRequest) -> Actor:

@@ -44,6 +44,7 @@ __all__ = [
     "certificate_profiles",
     "create_token",
     "create_users",
+    "delete_user",
     "ensure_user",
     "external_ids",
     "get_user",
@@ -52,6 +53,7 @@ __all__ = [
     "list_tokens",
     "put_user",
     "record_admin_change",
+    "record_password_change",
     "revoke_token",
     "search_users",
     "set_external_ids",
@@ -525,6 +527,24 @@ def record_admin_change(user_id: int, *, before: dict[str, Any] | None, actor: A
             audit.record(
                 "user.updated", f"user:{user.username}", actor=actor, before=before, after=after
             )
+
+
+def record_password_change(user_id: int, *, actor: Actor) -> None:
+    """After the admin changed a user's password (its own form saves the user)."""
+    username = User.objects.filter(id=user_id).values_list("username", flat=True).get()
+    audit.record("user.password_set", f"user:{username}", actor=actor)
+
+
+def delete_user(user_id: int, *, actor: Actor) -> None:
+    """Delete a user (the admin's delete), with its profile, tokens, external ids and whatever
+    else goes with it; rows that protect the user (enrollments, certificates) refuse it."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(id=user_id).first()
+        if user is None:
+            return
+        before = _snapshot(user, _profile_of(user) or Profile(user=user))
+        audit.record("user.deleted", f"user:{user.username}", actor=actor, before=before)
+        user.delete()
 
 
 def external_ids(username: str) -> dict[str, str]:
