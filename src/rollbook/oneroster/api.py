@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from rollbook.enrollments import api as enrollments
-from rollbook.oneroster.data import ClientData, IssuedToken, ResultPage, TokenGrant
+from rollbook.oneroster.data import ALL_SCOPES, ClientData, IssuedToken, ResultPage, TokenGrant
 from rollbook.oneroster.errors import CodeMinor, OneRosterError
 from rollbook.oneroster.filters import FilterError, parse_fields, parse_filter, parse_sort
 from rollbook.oneroster.oauth import (
@@ -32,6 +32,7 @@ from rollbook.oneroster.resources import (
 from rollbook.roles import api as roles
 
 __all__ = [
+    "ALL_SCOPES",
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
     "RESOURCES",

@@ -9,6 +9,7 @@ from typing import Any
 __all__ = [
     "ALL_SCOPES",
     "SCOPES_FOR_ROSTERING",
+    "SCOPE_BASE",
     "SCOPE_DEMOGRAPHICS",
     "SCOPE_ROSTER",
     "SCOPE_ROSTER_CORE",
@@ -18,10 +19,10 @@ __all__ = [
     "TokenGrant",
 ]
 
-_SCOPE_BASE = "https://purl.imsglobal.org/spec/or/v1p2/scope/"
-SCOPE_ROSTER_CORE = _SCOPE_BASE + "roster-core.readonly"
-SCOPE_ROSTER = _SCOPE_BASE + "roster.readonly"
-SCOPE_DEMOGRAPHICS = _SCOPE_BASE + "roster-demographics.readonly"
+SCOPE_BASE = "https://purl.imsglobal.org/spec/or/v1p2/scope/"
+SCOPE_ROSTER_CORE = SCOPE_BASE + "roster-core.readonly"
+SCOPE_ROSTER = SCOPE_BASE + "roster.readonly"
+SCOPE_DEMOGRAPHICS = SCOPE_BASE + "roster-demographics.readonly"
 ALL_SCOPES: tuple[str, ...] = (SCOPE_ROSTER_CORE, SCOPE_ROSTER, SCOPE_DEMOGRAPHICS)
 # Any one of these lets a token read orgs, academicSessions, courses, classes, users and
 # enrollments (rollbook has no demographics to serve).
