@@ -157,8 +157,9 @@ def collection(request: HttpRequest, resource: str) -> HttpResponse:
 @oneroster_view
 def single(request: HttpRequest, resource: str, sourced_id: str) -> HttpResponse:
     key = api.RESOURCES[resource].single
+    # The path is already percent-decoded by Django: decoding it again would mangle a '%'.
     obj = api.get_object(
-        resource, unquote(sourced_id), base=_base(request), fields=request.GET.get("fields")
+        resource, sourced_id, base=_base(request), fields=request.GET.get("fields")
     )
     return JsonResponse({key: obj})
 
