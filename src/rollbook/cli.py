@@ -108,6 +108,47 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_oneroster_client_create(args: argparse.Namespace) -> int:
+    _setup_django()
+    from rollbook.audit.data import Actor
+    from rollbook.oneroster import api as oneroster
+    from rollbook.oneroster.data import SCOPE_BASE
+
+    scopes = tuple(s if s.startswith("https://") else SCOPE_BASE + s for s in args.scope)
+    try:
+        client, secret = oneroster.create_client(
+            args.name, actor=Actor.system("cli"), scopes=scopes or oneroster.ALL_SCOPES
+        )
+    except ValueError as exc:
+        err.print(f"[red]error[/] (invalid_scope): {exc}")
+        return 2
+    sys.stdout.write(f"client_id={client.client_id}\nclient_secret={secret}\n")
+    err.print("The secret is shown once; it is stored only as a digest.")
+    return 0
+
+
+def cmd_oneroster_client_list(args: argparse.Namespace) -> int:
+    _setup_django()
+    from rollbook.oneroster import api as oneroster
+
+    for client in oneroster.list_clients():
+        state = "revoked" if client.revoked_at else "active"
+        sys.stdout.write(f"{client.client_id}\t{state}\t{client.name}\t{' '.join(client.scopes)}\n")
+    return 0
+
+
+def cmd_oneroster_client_revoke(args: argparse.Namespace) -> int:
+    _setup_django()
+    from rollbook.audit.data import Actor
+    from rollbook.oneroster import api as oneroster
+
+    if not oneroster.revoke_client(args.client_id, actor=Actor.system("cli")):
+        err.print(f"[red]error[/] (not_found): no active client {args.client_id!r}")
+        return 2
+    err.print(f"revoked client {args.client_id} and its tokens")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     _setup_django()
     from django.conf import settings
@@ -742,6 +783,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("credential", metavar="FILE_OR_URL")
     p.set_defaults(func=cmd_certificates_verify)
+
+    oneroster = sub.add_parser(
+        "oneroster", help="OneRoster 1.2 rostering provider: OAuth clients"
+    ).add_subparsers(dest="oneroster_command", required=True, metavar="ACTION")
+    client = oneroster.add_parser("client", help="OAuth 2 clients").add_subparsers(
+        dest="client_command", required=True, metavar="ACTION"
+    )
+    p = client.add_parser(
+        "create", help="create a client; prints client_id and client_secret (shown once)"
+    )
+    p.add_argument("name", help="who the client is (e.g. the LMS)")
+    p.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        help="a scope it may ask for, e.g. roster-core.readonly (repeat; default: all three)",
+    )
+    p.set_defaults(func=cmd_oneroster_client_create)
+    p = client.add_parser("list", help="list clients: id, state, name, scopes")
+    p.set_defaults(func=cmd_oneroster_client_list)
+    p = client.add_parser("revoke", help="revoke a client and its tokens")
+    p.add_argument("client_id")
+    p.set_defaults(func=cmd_oneroster_client_revoke)
 
     sub.add_parser("manage", help="Django management commands (rollbook manage help)")
     return parser

@@ -290,6 +290,7 @@ INSTALLED_APPS = [
     "rollbook.programs",
     "rollbook.certificates",
     "rollbook.sis_import",
+    "rollbook.oneroster",
 ]
 
 MIDDLEWARE = [

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from rollbook import views
 from rollbook.api import api
@@ -21,6 +21,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/sis/lmb", sis_rest.lmb_view, name="sis-lmb"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    # OneRoster 1.2 rostering (/ims/oneroster/rostering/v1p2/...) and its OAuth token endpoint.
+    path("", include("rollbook.oneroster.urls")),
     # The credentials' issuer profile with its public key; before the verify page's catch-all.
     path("certificates/issuer", issuer.issuer_profile_view, name="certificate-issuer"),
     # The issuer's revocation list (a signed BitstringStatusListCredential).

@@ -158,3 +158,20 @@ def test_serve_migrates_then_serves_with_tokens(served: tuple[str, dict[str, str
     status, body = _get(f"{base}/api/v1/courses", token)
     assert status == 200
     assert body == {"items": [], "count": 0, "page": 1, "page_size": 100}
+
+
+def test_oneroster_client_create_list_and_revoke(env: dict[str, str]) -> None:
+    assert run(env, "migrate").returncode == 0
+    result = run(env, "oneroster", "client", "create", "Canvas", "--scope", "roster-core.readonly")
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert set(lines) == {"client_id", "client_secret"}
+    listing = run(env, "oneroster", "client", "list")
+    assert lines["client_id"] in listing.stdout
+    assert "roster-core.readonly" in listing.stdout
+    assert lines["client_secret"] not in listing.stdout
+    assert run(env, "oneroster", "client", "revoke", lines["client_id"]).returncode == 0
+    assert "revoked" in run(env, "oneroster", "client", "list").stdout
+    bad = run(env, "oneroster", "client", "create", "X", "--scope", "everything")
+    assert bad.returncode == 2
+    assert "invalid_scope" in bad.stderr

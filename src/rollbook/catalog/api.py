@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from rollbook.audit import api as audit
 from rollbook.audit.data import Actor
@@ -44,6 +44,7 @@ __all__ = [
     "LibraryData",
     "Mode",
     "context_exists",
+    "course_rows",
     "courses_by_key",
     "delete_course",
     "delete_library",
@@ -53,6 +54,7 @@ __all__ = [
     "get_library",
     "list_courses",
     "list_libraries",
+    "org_rows",
     "put_course",
     "put_library",
 ]
@@ -349,3 +351,16 @@ def list_libraries(
             condition |= Q(org_id__in=orgs_in)
         rows = rows.filter(condition)
     return paginate(rows, page, _library_data)
+
+
+def org_rows() -> QuerySet[Any]:
+    """Read contract for projections (the OneRoster provider, ADR 0015): every org, with the
+    columns `short_name`, `name` and `created`. Callers filter, sort and slice; they name no
+    other column."""
+    return Org.objects.all()
+
+
+def course_rows() -> QuerySet[Any]:
+    """Read contract for projections (ADR 0015): every course run, with the columns `key`,
+    `title`, `start`, `end`, `sis_id`, `created`, `modified` and `org_short_name`."""
+    return Course.objects.annotate(org_short_name=F("org__short_name"))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, QuerySet
 
 from rollbook.audit import api as audit
 from rollbook.audit.data import Actor
@@ -49,6 +50,7 @@ __all__ = [
     "drop_source",
     "enroll_from_source",
     "enrollment_modes",
+    "enrollment_rows",
     "get_enrollment",
     "list_course_enrollments",
     "list_user_enrollments",
@@ -719,3 +721,14 @@ def write_enrollments_many(
             )
     audit.record_many(events, actor=actor)
     return result
+
+
+def enrollment_rows() -> QuerySet[Any]:
+    """Read contract for projections (ADR 0015): every course enrollment, with the columns
+    `id`, `user_id`, `username`, `course_key`, `org`, `mode`, `is_active`, `created` and
+    `modified`."""
+    return CourseEnrollment.objects.annotate(
+        username=F("user__username"),
+        course_key=F("course__key"),
+        org=F("course__org__short_name"),
+    )

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Lower
 
 from rollbook.audit import api as audit
@@ -51,6 +51,7 @@ __all__ = [
     "get_user_ref",
     "get_user_ref_by_id",
     "list_tokens",
+    "person_rows",
     "put_user",
     "record_admin_change",
     "record_password_change",
@@ -626,3 +627,13 @@ def certificate_profiles(user_ids: Iterable[int]) -> dict[int, CertificateProfil
         for user_id, username, name, allowed in rows:
             found[user_id] = CertificateProfile(username, name, allowed is not False)
     return found
+
+
+def person_rows() -> QuerySet[Any]:
+    """Read contract for projections (ADR 0015): every user, with the columns `id`,
+    `username`, `name`, `email`, `is_active`, `date_joined`, `profile_idnumber` and
+    `profile_sis_sourcedid` (empty or NULL without a profile)."""
+    return User.objects.annotate(
+        profile_idnumber=F("profile__idnumber"),
+        profile_sis_sourcedid=F("profile__sis_sourcedid"),
+    )

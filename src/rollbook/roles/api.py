@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
 
 from rollbook.audit import api as audit
 from rollbook.audit.data import Actor
@@ -43,6 +44,7 @@ __all__ = [
     "RoleCache",
     "Scope",
     "check_role",
+    "course_role_rows",
     "grant_role",
     "has_course_staff_access",
     "list_context_grants",
@@ -393,3 +395,12 @@ def validate_grant(
     user = people.get_user_ref(username)
     _check_grantable(user, scope, context)
     return Grant(user.username, role, org_name, context)
+
+
+def course_role_rows(roles: Iterable[str]) -> QuerySet[Any]:
+    """Read contract for projections (ADR 0015): the course-run grants (not library, org or
+    global ones) of the roles given, with the columns `id`, `user_id`, `username`, `role`,
+    `org`, `course_key` and `created`."""
+    return RoleGrant.objects.filter(
+        role__in=list(roles), course_key__startswith="course-v1:"
+    ).annotate(username=F("user__username"))

@@ -12,13 +12,14 @@ import csv
 import hashlib
 import json
 import uuid as uuid_module
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max, Min, QuerySet
 
 from rollbook.audit import api as audit
 from rollbook.audit.data import Actor
@@ -74,6 +75,7 @@ __all__ = [
     "alert_recipients",
     "approve_drops",
     "approve_import",
+    "course_terms",
     "discard_drops",
     "discard_import",
     "errors_csv_path",
@@ -91,6 +93,7 @@ __all__ = [
     "retry_failed_messages",
     "send_stale_alert",
     "start_import",
+    "term_rows",
 ]
 
 IMPORT_JOB_KIND = "sis.import"
@@ -704,3 +707,29 @@ def approve_drops(term: str, *, actor: Actor) -> int:
 def discard_drops(term: str, *, actor: Actor) -> int:
     """Leave a term's held drops unapplied (the enrollments stay). Returns how many."""
     return dropsafety.release(term, approve=False, actor=actor)
+
+
+def term_rows() -> QuerySet[Any]:
+    """Read contract for projections (ADR 0015): the SIS terms staged groups name, one row
+    each, with the columns `term`, `first_seen` and `last_changed` (the earliest and latest
+    change of a group in that term)."""
+    return (
+        StagedGroup.objects.exclude(term="")
+        .values("term")
+        .annotate(first_seen=Min("changed_at"), last_changed=Max("changed_at"))
+    )
+
+
+def course_terms(course_keys: Iterable[str]) -> dict[str, list[str]]:
+    """The SIS terms of the staged groups applied to each course run (one query)."""
+    terms: dict[str, list[str]] = {}
+    rows = (
+        StagedGroup.objects.filter(course_key__in=list(course_keys))
+        .exclude(term="")
+        .values_list("course_key", "term")
+        .distinct()
+        .order_by("course_key", "term")
+    )
+    for key, term in rows:
+        terms.setdefault(key, []).append(term)
+    return terms
