@@ -21,6 +21,7 @@ __all__ = [
     "AuditEventData",
     "EventData",
     "events_after",
+    "events_by_seq",
     "last_seq",
     "list_events",
     "on_events_numbered",
@@ -211,6 +212,14 @@ def events_after(
     if subject:
         rows = rows.filter(_matching("subject", [subject]))
     return [_event(row) for row in rows.order_by("seq")[:limit]]
+
+
+def events_by_seq(seqs: Sequence[int]) -> dict[int, EventData]:
+    """The events with these numbers (those that exist), by number: one query."""
+    if not seqs:
+        return {}
+    rows = AuditEvent.objects.filter(seq__in=list(seqs))
+    return {cast(int, row.seq): _event(row) for row in rows}
 
 
 def last_seq() -> int:
