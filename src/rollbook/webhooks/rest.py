@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from rollbook.audit.data import Actor
 from rollbook.lib.pagination import PageOut, PageQuery
@@ -24,19 +24,22 @@ router = Router(tags=["webhooks"])
 
 
 @router.post("/webhooks", response={201: SubscriptionCreatedOut})
-def create_subscription(request: HttpRequest, body: SubscriptionIn) -> tuple[int, object]:
+def create_subscription(request: HttpRequest, body: SubscriptionIn) -> Status[SubscriptionData]:
     """A new subscription, from the next event on (global staff). The answer holds its
     secret, which is never shown again."""
     principal = require_staff(request)
-    return 201, api.create_subscription(
-        body.url,
-        actor=Actor.of(principal),
-        secret=body.secret,
-        event_types=body.event_types,
-        orgs=body.orgs,
-        description=body.description,
-        active=body.active,
-        max_attempts=body.max_attempts,
+    return Status(
+        201,
+        api.create_subscription(
+            body.url,
+            actor=Actor.of(principal),
+            secret=body.secret,
+            event_types=body.event_types,
+            orgs=body.orgs,
+            description=body.description,
+            active=body.active,
+            max_attempts=body.max_attempts,
+        ),
     )
 
 
@@ -66,10 +69,10 @@ def update_subscription(
 
 
 @router.delete("/webhooks/{subscription_id}", response={204: None})
-def delete_subscription(request: HttpRequest, subscription_id: uuid.UUID) -> tuple[int, None]:
+def delete_subscription(request: HttpRequest, subscription_id: uuid.UUID) -> Status[None]:
     principal = require_staff(request)
     api.delete_subscription(subscription_id, actor=Actor.of(principal))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/webhooks/{subscription_id}/status", response=StatusOut)
