@@ -4,7 +4,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 
+from rollbook.webhooks import sender
 from tests.webhooks.receiver import Receiver
 
 FAST = {
@@ -19,9 +21,13 @@ FAST = {
 
 
 @pytest.fixture(autouse=True)
-def webhook_settings(settings: Any) -> dict[str, Any]:
+def webhook_settings(settings: Any) -> Iterator[dict[str, Any]]:
+    # The wake, retry and "any active" keys of a test must not hold up the next one's.
+    cache.clear()
+    sender.close_connections()
     settings.WEBHOOKS = dict(FAST)
-    return settings.WEBHOOKS
+    yield settings.WEBHOOKS
+    cache.clear()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -84,7 +85,7 @@ class Receiver:
         self.server.server_close()
 
 
-def serve_logging(port: int, log_path: str) -> None:
+def serve_logging(port: int, log_path: str, delay: float = 0.0) -> None:
     """The receiver process: every request appended to the log (`seq subject`, written before
     the answer, so that an answered request is on record) and answered 200."""
     log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -95,6 +96,7 @@ def serve_logging(port: int, log_path: str) -> None:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             data = json.loads(body)
+            time.sleep(delay)
             os.write(
                 log, f"{data['seq']} {data['subject']} {self.headers['X-Rollbook-Seq']}\n".encode()
             )
@@ -112,4 +114,4 @@ def serve_logging(port: int, log_path: str) -> None:
 
 
 if __name__ == "__main__":
-    serve_logging(int(sys.argv[1]), sys.argv[2])
+    serve_logging(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 0)
