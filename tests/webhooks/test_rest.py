@@ -88,7 +88,9 @@ def test_update_rotate_and_delete_are_audited(staff_api: Any) -> None:
     rotated = staff_api.call("patch", f"webhooks/{sub_id}", {"rotate_secret": True}).json()
     assert rotated["secret"].startswith("whsec_")
     assert Subscription.objects.get().secret == rotated["secret"]
-    assert staff_api.delete(f"webhooks/{sub_id}").status_code == 204
+    deleted = staff_api.delete(f"webhooks/{sub_id}")
+    assert deleted.status_code == 200
+    assert deleted.json()["subscription_id"] == sub_id
     assert staff_api.get(f"webhooks/{sub_id}").status_code == 404
     rows = AuditEvent.objects.filter(subject=f"webhook:{sub_id}").order_by("id")
     events = list(rows.values_list("event", flat=True))

@@ -235,13 +235,17 @@ def update_subscription(
     return _data(row, secret=secret)
 
 
-def delete_subscription(subscription_id: uuid_module.UUID | str, *, actor: Actor) -> None:
+def delete_subscription(
+    subscription_id: uuid_module.UUID | str, *, actor: Actor
+) -> SubscriptionData:
     """Gone, with its pending deliveries and dead letters (the audit row keeps what it was)."""
     with transaction.atomic():
         row = _get(subscription_id, lock=True)
         audit.record("webhook.deleted", f"webhook:{row.uuid}", actor=actor, before=_public(row))
+        data = _data(row)
         row.delete()
         transaction.on_commit(dispatcher.forget_active)
+    return data
 
 
 def get_subscription(subscription_id: uuid_module.UUID | str) -> SubscriptionData:

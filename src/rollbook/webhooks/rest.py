@@ -68,11 +68,11 @@ def update_subscription(
     )
 
 
-@router.delete("/webhooks/{subscription_id}", response={204: None})
-def delete_subscription(request: HttpRequest, subscription_id: uuid.UUID) -> Status[None]:
+@router.delete("/webhooks/{subscription_id}", response=SubscriptionOut)
+def delete_subscription(request: HttpRequest, subscription_id: uuid.UUID) -> SubscriptionData:
+    """Delete it, with its pending deliveries and dead letters; answers what it was."""
     principal = require_staff(request)
-    api.delete_subscription(subscription_id, actor=Actor.of(principal))
-    return Status(204, None)
+    return api.delete_subscription(subscription_id, actor=Actor.of(principal))
 
 
 @router.get("/webhooks/{subscription_id}/status", response=StatusOut)
