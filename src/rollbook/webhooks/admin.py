@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from rollbook.audit import api as audit
+from rollbook.audit.data import Actor
+from rollbook.lib.errors import RollbookError
+from rollbook.webhooks import api
 from rollbook.webhooks.models import DeadLetter, PendingDelivery, Subscription
 
 
@@ -36,6 +40,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     search_fields = ("=uuid", "url", "description")
     exclude = ("secret",)
     readonly_fields = [f.name for f in Subscription._meta.fields if f.name != "secret"]
+    actions = ("replay", "retry_dead_letters")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -60,6 +65,48 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):  # type: ignore[no-untyped-def]
         self._last_seq = audit.last_seq()
         return super().changelist_view(request, extra_context)
+
+    def _actor(self, request: HttpRequest) -> Actor:
+        return Actor(request.user.pk, request.user.get_username(), "admin")
+
+    @admin.action(description="Replay the selected subscriptions from a seq…")
+    def replay(
+        self, request: HttpRequest, queryset: QuerySet[Subscription]
+    ) -> TemplateResponse | None:
+        if "apply" not in request.POST:
+            return TemplateResponse(
+                request,
+                "admin/webhooks/replay.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Replay from a seq",
+                    "subscriptions": list(queryset),
+                    "from_seq": min((s.delivered_seq for s in queryset), default=0) + 1,
+                },
+            )
+        try:
+            from_seq = int(request.POST.get("from_seq", ""))
+        except ValueError:
+            self.message_user(request, "from_seq must be a number.", messages.ERROR)
+            return None
+        for subscription in queryset:
+            try:
+                api.replay(subscription.uuid, from_seq=from_seq, actor=self._actor(request))
+            except RollbookError as exc:
+                self.message_user(request, f"{subscription.url}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{subscription.url}: replaying from #{from_seq}.")
+        return None
+
+    @admin.action(description="Retry every dead letter of the selected subscriptions")
+    def retry_dead_letters(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
+        for subscription in queryset:
+            seqs = DeadLetter.objects.filter(subscription=subscription).values_list(
+                "seq", flat=True
+            )
+            for seq in list(seqs):
+                api.retry_dead_letter(subscription.uuid, seq, actor=self._actor(request))
+            self.message_user(request, f"{subscription.url}: {len(seqs)} dead letter(s) retried.")
 
     @admin.display(description="lag")
     def lag(self, obj: Subscription) -> int:
