@@ -294,3 +294,33 @@ def test_the_batch_costs_the_same_queries_whatever_its_size(receiver: Receiver) 
     # aggregate, save), release, and the look for more after it.
     expected = 18 if connection.vendor == "postgresql" else 17
     assert counts[0] == expected, counts
+
+
+def test_a_retry_is_never_scheduled_for_at_once(webhook_settings: dict[str, Any]) -> None:
+    from django.core.cache import cache
+
+    from rollbook.lib import clock
+    from rollbook.webhooks import dispatcher
+
+    webhook_settings["BACKOFF_BASE"] = 5.0
+    now = clock.now().timestamp()
+    dispatcher._schedule_retry(clock.now())  # a row "due" behind a held subject
+    assert cache.get(dispatcher.RETRY_KEY) >= now + 5.0
+
+
+def test_a_retried_dead_letter_goes_first_among_its_subjects_pending(receiver: Receiver) -> None:
+    sub = subscribe(receiver.url, max_attempts=1)
+    emit(["user:a"], 2)
+    first = audit.last_seq() - 1
+    receiver.answer = lambda request, times: 500  # both dead-lettered (max_attempts=1)
+    webhooks.deliver(sub.uuid)
+    assert webhooks.subscription_status(sub.uuid).dead_letters == 2
+    receiver.answer = lambda request, times: 200
+    webhooks.retry_dead_letter(sub.uuid, first + 1, actor=ACTOR)
+    webhooks.retry_dead_letter(sub.uuid, first, actor=ACTOR)
+    webhooks.deliver(sub.uuid)
+    assert receiver.seqs()[-2:] == [first, first + 1]  # in order per subject again
+    status = webhooks.subscription_status(sub.uuid)
+    assert status.pending == 0
+    assert status.dead_letters == 0
+    assert status.lag == 0

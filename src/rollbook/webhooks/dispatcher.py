@@ -101,7 +101,9 @@ def _clear_wake() -> None:
 def _schedule_retry(at: dt.datetime) -> None:
     """Dispatch the task again at `at`, unless a retry is already due by then."""
     now = clock.now()
-    wanted = at.timestamp()
+    # Never at once: a failed row waiting behind a retried dead letter of its subject can be
+    # "due" while its subject is held, and an immediate dispatch would find nothing to do.
+    wanted = max(at.timestamp(), now.timestamp() + float(settings.WEBHOOKS["BACKOFF_BASE"]))
     try:
         scheduled = cache.get(RETRY_KEY)
     except Exception:
@@ -331,8 +333,8 @@ def _round(subscription: Subscription, total: DrainOutcome) -> bool:
         return True
     total.delivered += len(result.delivered)
     total.retry_at = recorded.retry_at
-    if result.failed and not result.delivered:
-        total.stalled = True
+    if result.failed and not result.delivered and not recorded.dead_lettered:
+        total.stalled = True  # the receiver is down, say: the scheduled retry goes on
     return full or recorded.dead_lettered
 
 
