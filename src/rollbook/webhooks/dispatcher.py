@@ -199,6 +199,11 @@ def _single_dispatcher(subscription_id: int) -> Iterator[bool]:
 def deliver_all() -> int:
     """The task `webhooks.deliver`: every active subscription, each by one dispatcher."""
     _clear_wake()
+    # This run may be the scheduled retry the key remembers (Celery can start it a moment
+    # early, before the rows it was for are due): what this run still needs, it schedules
+    # anew, rather than count on itself.
+    with suppress(Exception):
+        cache.delete(RETRY_KEY)
     done = 0
     ids = list(Subscription.objects.filter(active=True).order_by("id").values_list("id", flat=True))
     for subscription_id in ids:
