@@ -32,6 +32,7 @@ from rollbook.people.rest import router as people_router
 from rollbook.programs.rest import router as programs_router
 from rollbook.roles.rest import router as roles_router
 from rollbook.sis_import.rest import router as sis_router
+from rollbook.webhooks.rest import router as webhooks_router
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ for router in (
     programs_router,
     certificates_router,
     sis_router,
+    webhooks_router,
 ):
     api.add_router("", router)
 

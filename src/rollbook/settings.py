@@ -213,6 +213,21 @@ ISSUER_KEY = os.environ.get("ROLLBOOK_ISSUER_KEY", "").strip()
 ISSUER_NAME = os.environ.get("ROLLBOOK_ISSUER_NAME", "").strip() or "rollbook"
 ISSUER_URL = os.environ.get("ROLLBOOK_ISSUER_URL", "").strip() or PUBLIC_URL
 
+# ---------------------------------------------------------------- webhooks (ADR 0014)
+WEBHOOKS: dict[str, Any] = {
+    # Receivers on loopback, private or reserved addresses are refused unless this is set.
+    "ALLOW_PRIVATE": _env_bool("ROLLBOOK_WEBHOOKS_ALLOW_PRIVATE", False),
+    "TIMEOUT": float(os.environ.get("ROLLBOOK_WEBHOOKS_TIMEOUT", "10")),
+    # Seconds before the second attempt; each next one waits twice as long, up to the cap.
+    "BACKOFF_BASE": float(os.environ.get("ROLLBOOK_WEBHOOKS_BACKOFF_BASE", "2")),
+    "BACKOFF_CAP": float(os.environ.get("ROLLBOOK_WEBHOOKS_BACKOFF_CAP", "3600")),
+    # Requests in flight per subscription (subjects side by side; one subject in order).
+    "CONCURRENCY": _env_int("ROLLBOOK_WEBHOOKS_CONCURRENCY", 16),
+    "BATCH": _env_int("ROLLBOOK_WEBHOOKS_BATCH", 500),
+    # Pending deliveries a subscription may hold before it stops reading ahead.
+    "MAX_PENDING": _env_int("ROLLBOOK_WEBHOOKS_MAX_PENDING", 10_000),
+}
+
 # ---------------------------------------------------------------- the live LMB endpoint
 LMB: dict[str, Any] = {
     "ENABLED": _env_bool("ROLLBOOK_LMB_ENABLED", True),
@@ -290,6 +305,7 @@ INSTALLED_APPS = [
     "rollbook.programs",
     "rollbook.certificates",
     "rollbook.sis_import",
+    "rollbook.webhooks",
     "rollbook.oneroster",
 ]
 

@@ -25,6 +25,7 @@ PATH_VALUES = {
     "course_key": COURSE,
     "library_key": LIBRARY,
     "job_id": "6b1f3a52-6a8e-4f4b-9d27-0b8d7c7b1a10",
+    "subscription_id": "5d0c8a36-2b7e-4c1d-9f3a-7e6b5a4c3d21",
 }
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from rollbook.audit.data import Actor
 from rollbook.enrollments import api as enrollments
 from tests.api.helpers import (
     COURSE,
     PAGE_KEYS,
+    PATH_VALUES,
     Operation,
     assert_error,
     assert_page,
@@ -33,6 +35,8 @@ KNOWN_LISTS = {
     "/users/{username}/enrollments",
     "/jobs",
     "/audit",
+    "/webhooks",
+    "/webhooks/{subscription_id}/dead-letters",
 }
 
 
@@ -53,7 +57,33 @@ def lists_world(world: World) -> World:
     actor = Actor.system("test")
     enrollments.start_bulk_enrollment(COURSE, ["mary"], actor=actor)
     enrollments.start_bulk_enrollment(COURSE, ["bob"], actor=actor)
+    _webhooks_with_dead_letters(actor)
     return world
+
+
+def _webhooks_with_dead_letters(actor: Actor) -> None:
+    from django.test import override_settings
+
+    from rollbook.lib import clock
+    from rollbook.webhooks import api as webhooks
+    from rollbook.webhooks.models import DeadLetter, Subscription
+
+    with override_settings(WEBHOOKS={**settings.WEBHOOKS, "ALLOW_PRIVATE": True}):
+        for _ in range(2):
+            webhooks.create_subscription("http://127.0.0.1:9/hook", actor=actor)
+    first = Subscription.objects.order_by("id").first()
+    assert first is not None
+    first.uuid = PATH_VALUES["subscription_id"]
+    first.save(update_fields=["uuid"])
+    for seq in (1, 2):
+        DeadLetter.objects.create(
+            subscription=first,
+            seq=seq,
+            subject="user:mary",
+            event_type="user.updated",
+            attempts=8,
+            created=clock.now(),
+        )
 
 
 @pytest.mark.parametrize("operation", LISTS, ids=lambda op: op.id)

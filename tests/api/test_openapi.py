@@ -71,6 +71,7 @@ BODYLESS_WRITES = {
     ("post", "/sis/drop-holds/{term}/approve"),
     ("post", "/sis/drop-holds/{term}/discard"),
     ("put", "/courses/{course_key}/cohorts/{name}/members/{username}"),
+    ("post", "/webhooks/{subscription_id}/dead-letters/{seq}/retry"),
 }
 # Uploads: a multipart body with a file field.
 MULTIPART_WRITES = {

@@ -325,3 +325,27 @@ def test_concurrent_writers_get_gapless_numbers_in_subject_order() -> None:
         by_subject[event.subject].append((event.seq, event.after["t"]))
     for changes in by_subject.values():
         assert [t for _, t in changes] == sorted(t for _, t in changes)
+
+
+def test_listeners_hear_of_each_run_that_numbered_events() -> None:
+    heard: list[int] = []
+    audit.on_events_numbered(heard.append)
+    try:
+        write(n=3)  # inside the test's transaction: numbered by the next run
+        assert audit.sequence_events() == 3
+        assert audit.sequence_events() == 0
+        assert heard == [3]  # a run that numbered nothing is not reported
+    finally:
+        audit._LISTENERS.remove(heard.append)
+
+
+def test_a_failing_listener_does_not_fail_the_numbering() -> None:
+    def broken(count: int) -> None:
+        raise RuntimeError("boom")
+
+    audit.on_events_numbered(broken)
+    try:
+        write(n=1)
+        assert audit.sequence_events() == 1
+    finally:
+        audit._LISTENERS.remove(broken)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.db import transaction
 
@@ -58,3 +60,17 @@ def test_a_job_rolled_back_is_never_run(runs: Runs) -> None:
     assert jobs.wait_for_embedded_jobs(timeout=30)
     assert runs.params == []
     assert jobs.list_jobs(page=PageRequest()).count == 0
+
+
+def test_a_task_dispatched_with_a_countdown_runs_later() -> None:
+    ran: list[float] = []
+    jobs.register_task("test.countdown", lambda: ran.append(time.monotonic()))
+    start = time.monotonic()
+    jobs.dispatch_task("test.countdown", countdown=0.3)
+    assert ran == []
+    deadline = time.monotonic() + 10
+    while not ran and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert jobs.wait_for_embedded_jobs(timeout=10)
+    assert len(ran) == 1
+    assert ran[0] - start >= 0.3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -21,8 +21,10 @@ __all__ = [
     "AuditEventData",
     "EventData",
     "events_after",
+    "events_by_seq",
     "last_seq",
     "list_events",
+    "on_events_numbered",
     "record",
     "record_many",
     "sequence_events",
@@ -106,7 +108,30 @@ def sequence_events() -> int:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_KEY])
         cursor.execute(_NUMBER_SQL)
-        return max(cursor.rowcount, 0)
+        numbered = max(cursor.rowcount, 0)
+    if numbered:
+        _notify_numbered(numbered)
+    return numbered
+
+
+_LISTENERS: list[Callable[[int], None]] = []
+
+
+def on_events_numbered(listener: Callable[[int], None]) -> None:
+    """Call `listener(count)` after each run of the sequencer that numbered events (an app
+    above audit that consumes the events, webhooks say, registers it in AppConfig.ready: audit
+    cannot import it). It runs where the numbering ran, after its transaction; it must be
+    quick and must not raise (what it raises is logged and swallowed)."""
+    if listener not in _LISTENERS:
+        _LISTENERS.append(listener)
+
+
+def _notify_numbered(count: int) -> None:
+    for listener in list(_LISTENERS):
+        try:
+            listener(count)
+        except Exception:
+            log.exception("an events-numbered listener failed")
 
 
 # The transaction's registered callback, per thread: (the connection's on-commit list, the
@@ -188,6 +213,14 @@ def events_after(
     if subject:
         rows = rows.filter(_matching("subject", [subject]))
     return [_event(row) for row in rows.order_by("seq")[:limit]]
+
+
+def events_by_seq(seqs: Sequence[int]) -> dict[int, EventData]:
+    """The events with these numbers (those that exist), by number: one query."""
+    if not seqs:
+        return {}
+    rows = AuditEvent.objects.filter(seq__in=list(seqs))
+    return {cast(int, row.seq): _event(row) for row in rows}
 
 
 def last_seq() -> int:

@@ -355,14 +355,24 @@ def run_task(name: str) -> None:
     _TASKS[name]()
 
 
-def dispatch_task(name: str) -> None:
-    """Run the task in the background once the current transaction commits."""
+def dispatch_task(name: str, *, countdown: float | None = None) -> None:
+    """Run the task in the background once the current transaction commits; with `countdown`,
+    not before that many seconds (Celery's `apply_async(countdown=...)`, or a timer thread in
+    the embedded runner: a timer still waiting when the process ends is lost, so a task that
+    uses it must also be dispatched at start-up, as `dispatch_all_tasks` does)."""
 
     def dispatch() -> None:
         if settings.JOBS_RUNNER == "celery":
             from rollbook.jobs.tasks import run_task_task
 
-            run_task_task.delay(name)
+            if countdown:
+                run_task_task.apply_async((name,), countdown=countdown)
+            else:
+                run_task_task.delay(name)
+        elif countdown:
+            timer = threading.Timer(countdown, _submit_embedded, (run_task, name))
+            timer.daemon = True
+            timer.start()
         else:
             _submit_embedded(run_task, name)
 
