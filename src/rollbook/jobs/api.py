@@ -36,6 +36,7 @@ from rollbook.lib.errors import Conflict, Invalid, NotFound
 from rollbook.lib.pagination import Page, PageRequest, paginate
 
 __all__ = [
+    "WAKE_SECONDS",
     "HoldJob",
     "JobContext",
     "JobData",
@@ -45,6 +46,7 @@ __all__ = [
     "dispatch_all_tasks",
     "dispatch_queued",
     "dispatch_task",
+    "dispatch_task_once",
     "get_job",
     "list_jobs",
     "register_job_kind",
@@ -377,6 +379,44 @@ def dispatch_task(name: str, *, countdown: float | None = None) -> None:
             _submit_embedded(run_task, name)
 
     transaction.on_commit(dispatch)
+
+
+# A task dispatched and not started yet, or at work, keeps its wake key: further requests
+# need no other dispatch (`dispatch_task_once`). Expires, so that a dispatch lost with a
+# dead worker holds nothing up for long.
+WAKE_SECONDS = 10
+
+
+def wake_key(name: str) -> str:
+    """The cache key `dispatch_task_once` holds for the task."""
+    return f"jobs:wake:{name}"
+
+
+def dispatch_task_once(name: str) -> None:
+    """Dispatch the task (after commit) unless its wake key is held: one was dispatched and
+    has not cleared the key yet. For a task that drains whatever is waiting: under a stream
+    of requests, one task a request would cost more than the work. The task clears the key
+    (`clear_wake`) when it starts, and again just before its last look for work, so that a
+    request made after that look dispatches anew. Any error of the cache dispatches anyway."""
+    from django.core.cache import cache
+
+    try:
+        first = cache.add(wake_key(name), 1, timeout=WAKE_SECONDS)
+    except Exception:
+        log.warning("the cache failed; dispatching %s anyway", name, exc_info=True)
+        first = True
+    if first:
+        dispatch_task(name)
+
+
+def clear_wake(name: str) -> None:
+    """Let the next `dispatch_task_once` of the task dispatch again (cache errors ignored)."""
+    from django.core.cache import cache
+
+    try:
+        cache.delete(wake_key(name))
+    except Exception:
+        log.warning("the cache failed clearing the wake key of %s", name, exc_info=True)
 
 
 def dispatch_all_tasks() -> int:

@@ -21,13 +21,12 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F
 
@@ -59,10 +58,9 @@ FAILED_ATTEMPTS = "failed_attempts"
 PRUNED_ACCEPTED = "pruned_accepted"
 _ONE_AT_A_TIME = ("person:", "group:")
 _ADVISORY_KEY = 7_301_446_511  # "rollbook LMB inbox"
-# Set while a dispatched processor has not started yet: accepts then dispatch no other one.
-# Expires, so that a dispatch lost with a dead worker holds nothing up for long.
-WAKE_KEY = "sis:inbox:wake"
-WAKE_SECONDS = 10
+# Held while a dispatched processor has not started yet or one is at work: accepts then
+# dispatch no other one (jobs.api.dispatch_task_once).
+WAKE_KEY = jobs.wake_key(PROCESS_TASK)
 _local_lock = threading.Lock()
 _PASSWORD = re.compile(rb"""(\bpassword\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 
@@ -171,16 +169,10 @@ def _single_processor() -> Iterator[bool]:
 
 
 def request_processing() -> None:
-    """Dispatch the processor, unless one was dispatched and has not started yet (it will see
-    this message): at 500 messages a second, one task a message would cost more than the
-    messages. Any error of the cache dispatches anyway."""
-    try:
-        first = cache.add(WAKE_KEY, 1, timeout=WAKE_SECONDS)
-    except Exception:
-        log.warning("the cache failed; dispatching the LMB processor anyway", exc_info=True)
-        first = True
-    if first:
-        jobs.dispatch_task(PROCESS_TASK)
+    """Dispatch the processor, unless one was dispatched and has not started yet or is at work
+    (it will see this message): at 500 messages a second, one task a message would cost more
+    than the messages (`jobs.api.dispatch_task_once`)."""
+    jobs.dispatch_task_once(PROCESS_TASK)
 
 
 def process_inbox(
@@ -223,8 +215,7 @@ def process_inbox_task() -> int:
 
 
 def _clear_wake() -> None:
-    with suppress(Exception):
-        cache.delete(WAKE_KEY)
+    jobs.clear_wake(PROCESS_TASK)
 
 
 @dataclass(frozen=True, slots=True)

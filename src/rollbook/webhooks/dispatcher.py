@@ -39,10 +39,9 @@ from rollbook.webhooks.models import DeadLetter, PendingDelivery, Subscription
 log = logging.getLogger(__name__)
 
 DELIVER_TASK = "webhooks.deliver"
-# Set while a dispatched delivery has not started yet: newly numbered events then dispatch no
-# other one (the LMB inbox's pattern, ADR 0007). Expires, so a lost dispatch holds up little.
-WAKE_KEY = "webhooks:wake"
-WAKE_SECONDS = 10
+# Held while a dispatched delivery has not started yet: newly numbered events then dispatch
+# no other one (jobs.api.dispatch_task_once, the LMB inbox's pattern, ADR 0007).
+WAKE_KEY = jobs.wake_key(DELIVER_TASK)
 # Whether any subscription is active, cached so that an audited commit costs no query when
 # none is (with a per-process cache, a new subscription is seen within this many seconds).
 ACTIVE_KEY = "webhooks:active"
@@ -85,17 +84,11 @@ def forget_active() -> None:
 
 def request_delivery() -> None:
     """Dispatch the delivery task after commit, unless one is dispatched and not started."""
-    try:
-        first = cache.add(WAKE_KEY, 1, timeout=WAKE_SECONDS)
-    except Exception:
-        first = True
-    if first:
-        jobs.dispatch_task(DELIVER_TASK)
+    jobs.dispatch_task_once(DELIVER_TASK)
 
 
 def _clear_wake() -> None:
-    with suppress(Exception):
-        cache.delete(WAKE_KEY)
+    jobs.clear_wake(DELIVER_TASK)
 
 
 def _schedule_retry(at: dt.datetime) -> None:
