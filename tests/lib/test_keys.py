@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from rollbook.lib.errors import Invalid
-from rollbook.lib.keys import CourseKey, LibraryKey, parse_context_key, validate_org
+from rollbook.lib.keys import (
+    CourseKey,
+    LibraryKey,
+    parse_context_key,
+    parse_uuid,
+    validate_org,
+)
 
 VALID_COURSE_KEYS = [
     ("course-v1:edX+toy+2012", ("edX", "toy", "2012")),
@@ -144,3 +152,13 @@ def test_validate_org_rejects(org: str) -> None:
     with pytest.raises(Invalid) as raised:
         validate_org(org)
     assert raised.value.code == "invalid_org"
+
+
+def test_parse_uuid_reads_the_usual_forms_and_refuses_the_rest() -> None:
+    value = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    assert parse_uuid(value) == value
+    assert parse_uuid(str(value)) == value
+    assert parse_uuid(value.hex.upper()) == value
+    assert parse_uuid("not-a-uuid") is None
+    assert parse_uuid("") is None
+    assert parse_uuid(None) is None

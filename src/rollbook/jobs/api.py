@@ -33,6 +33,7 @@ from rollbook.jobs.errors import (
 from rollbook.jobs.models import Job
 from rollbook.lib import clock
 from rollbook.lib.errors import Conflict, Invalid, NotFound
+from rollbook.lib.keys import parse_uuid
 from rollbook.lib.pagination import Page, PageRequest, paginate
 
 __all__ = [
@@ -145,10 +146,7 @@ def _data(job: Job) -> JobData:
 
 
 def _get(job_id: uuid_module.UUID | str, *, lock: bool = False) -> Job:
-    try:
-        key = uuid_module.UUID(str(job_id))
-    except ValueError:
-        key = None
+    key = parse_uuid(job_id)
     rows = Job.objects.select_for_update() if lock else Job.objects.all()
     job = rows.filter(uuid=key).first() if key else None
     if job is None:

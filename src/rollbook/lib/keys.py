@@ -4,11 +4,13 @@
   and `course-v1:EDX+TOY+2012` are two courses.
 - Library: `lib:ORG:SLUG`.
 - Org: the short name that starts a course or library key.
+- Public ids: UUIDs in URLs (`parse_uuid`).
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -100,3 +102,12 @@ def validate_org(org: str) -> str:
     if not org or len(org) > MAX_KEY_LENGTH or not _ORG_RE.fullmatch(org):
         raise Invalid(CommonErrorCode.INVALID_ORG, MSG_ORG.format(org=org), fields={"org": org})
     return org
+
+
+def parse_uuid(value: object) -> uuid.UUID | None:
+    """A public id as a UUID (any form `uuid.UUID` reads), or None when it is not one: the
+    caller answers "not found", as for an unknown id."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None

@@ -33,7 +33,7 @@ from rollbook.jobs import api as jobs
 from rollbook.jobs.data import JobData
 from rollbook.lib import clock, sources
 from rollbook.lib.errors import Invalid, NotFound, RollbookError
-from rollbook.lib.keys import CourseKey
+from rollbook.lib.keys import CourseKey, parse_uuid
 from rollbook.people import api as people
 from rollbook.people.data import UserRef
 from rollbook.programs.data import (
@@ -122,10 +122,7 @@ def program_source(program_uuid: uuid_module.UUID | str) -> str:
 
 
 def _program_row(program_uuid: uuid_module.UUID | str) -> Program:
-    try:
-        key = uuid_module.UUID(str(program_uuid))
-    except ValueError:
-        key = None
+    key = parse_uuid(program_uuid)
     row = Program.objects.filter(uuid=key).first() if key else None
     if row is None:
         raise NotFound(

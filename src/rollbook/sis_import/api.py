@@ -27,6 +27,7 @@ from rollbook.jobs import api as jobs
 from rollbook.jobs.data import JobData
 from rollbook.lib import clock
 from rollbook.lib.errors import Conflict, Invalid, NotFound
+from rollbook.lib.keys import parse_uuid
 from rollbook.lib.pagination import Page, PageRequest, paginate
 from rollbook.people import api as people
 from rollbook.sis_import import dropsafety, inbox, parser
@@ -211,20 +212,13 @@ def start_import(
 
 
 def _check_preview(job_id: str) -> Feed:
-    key = _uuid(job_id)
+    key = parse_uuid(job_id)
     feed = Feed.objects.filter(job_uuid=key).first() if key else None
     if feed is None:
         raise NotFound(SisErrorCode.NOT_AN_IMPORT, MSG_NOT_AN_IMPORT.format(job_id=job_id))
     if not feed.dry_run or not feed.completed:
         raise Conflict(SisErrorCode.NOT_A_PREVIEW, MSG_PREVIEW_NOT_DRY.format(job_id=job_id))
     return feed
-
-
-def _uuid(job_id: str) -> uuid_module.UUID | None:
-    try:
-        return uuid_module.UUID(str(job_id))
-    except ValueError:
-        return None
 
 
 # ---------------------------------------------------------------- the job

@@ -19,7 +19,7 @@ from rollbook.audit import api as audit
 from rollbook.audit.data import Actor
 from rollbook.lib import clock
 from rollbook.lib.errors import Invalid, NotFound
-from rollbook.lib.keys import validate_org
+from rollbook.lib.keys import parse_uuid, validate_org
 from rollbook.lib.pagination import Page, PageRequest, paginate
 from rollbook.webhooks import dispatcher, sender
 from rollbook.webhooks.data import DeadLetterData, SubscriptionData, SubscriptionStatus
@@ -99,10 +99,7 @@ def _public(row: Subscription) -> dict[str, Any]:
 
 
 def _get(subscription_id: uuid_module.UUID | str, *, lock: bool = False) -> Subscription:
-    try:
-        key = uuid_module.UUID(str(subscription_id))
-    except ValueError:
-        key = None
+    key = parse_uuid(subscription_id)
     rows = Subscription.objects.select_for_update() if lock else Subscription.objects.all()
     row = rows.filter(uuid=key).first() if key else None
     if row is None:
