@@ -7,8 +7,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import re
-import zlib
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from rollbook.certificates import issuer, statuslist, vc
 from rollbook.certificates.models import Credential
 from rollbook.lib import clock
 from tests.api.helpers import assert_error
+from tests.certificates import pdfread
 from tests.certificates.conftest import PUBLIC_URL
 from tests.certificates.helpers import (
     ACTOR,
@@ -32,21 +31,6 @@ from tests.certificates.helpers import (
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("credential_settings")]
 
 VERIFY_API = "credentials/verify"
-STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
-TEXT_SHOW = re.compile(rb"\(((?:[^()\\]|\\.)*)\) Tj")
-
-
-def pdf_texts(pdf: bytes) -> list[str]:
-    """The text fpdf2 shows on the page (core fonts: `(literal) Tj` in a deflated stream)."""
-    texts: list[str] = []
-    for match in STREAM.finditer(pdf):
-        try:
-            content = zlib.decompress(match.group(1))
-        except zlib.error:
-            continue
-        for shown in TEXT_SHOW.finditer(content):
-            texts.append(re.sub(rb"\\(.)", rb"\1", shown.group(1)).decode("cp1252"))
-    return texts
 
 
 # ---------------------------------------------------------------- credential.json
@@ -146,7 +130,7 @@ def test_the_pdf_shows_the_certificate_and_its_verify_url() -> None:
     pdf = response.content
     assert pdf.startswith(b"%PDF")
     verify_url = f"{PUBLIC_URL}/certificates/{verify}"
-    texts = pdf_texts(pdf)
+    texts = pdfread.texts(pdf)
     assert "Ann Lee" in texts
     assert TITLE in texts
     assert verify_url in texts

@@ -1,7 +1,6 @@
 """The certificate PDF: structure, determinism, its text, and the QR code it draws.
 
-pypdf is not installed, so the page's content stream is inflated with zlib and read with a
-few regular expressions: fpdf2 writes core-font text as `(literal) Tj` and each filled
+The page's content stream is read with `tests.certificates.pdfread`; fpdf2 writes each filled
 rectangle as `x y w h re f`, in points from the bottom-left corner.
 """
 
@@ -9,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import zlib
 from typing import Any
 
 import pytest
@@ -27,12 +25,11 @@ from rollbook.certificates.pdf import (
     qr_matrix,
     qr_rectangles,
 )
+from tests.certificates import pdfread
 
 POINTS_PER_MM = 72 / 25.4
 CERTIFICATE_ID = "0f8e1c2a-1234-4bcd-9f00-aabbccddeeff"
 VERIFY_URL = f"https://rollbook.example/certificates/{CERTIFICATE_ID}"
-STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
-TEXT_SHOW = re.compile(rb"\(((?:[^()\\]|\\.)*)\) Tj")
 FILLED_RECT = re.compile(rb"^([\d.-]+) ([\d.-]+) ([\d.-]+) ([\d.-]+) re f$", re.M)
 
 
@@ -47,22 +44,6 @@ def _arguments(**overrides: Any) -> dict[str, Any]:
     }
     arguments.update(overrides)
     return arguments
-
-
-def _content(pdf: bytes) -> bytes:
-    """The inflated page content stream (the one that shows text)."""
-    streams = [zlib.decompress(match.group(1)) for match in STREAM.finditer(pdf)]
-    pages = [stream for stream in streams if b" Tj" in stream]
-    assert len(pages) == 1
-    return pages[0]
-
-
-def _texts(pdf: bytes) -> list[str]:
-    unescape = re.compile(rb"\\(.)", re.S)
-    return [
-        unescape.sub(rb"\1", match.group(1)).decode("cp1252")
-        for match in TEXT_SHOW.finditer(_content(pdf))
-    ]
 
 
 def _dark_modules(data: str) -> set[tuple[int, int]]:
@@ -101,7 +82,7 @@ def test_metadata_names_the_document_its_date_and_producer() -> None:
 
 
 def test_the_page_shows_every_field() -> None:
-    texts = _texts(certificate_pdf(**_arguments()))
+    texts = pdfread.texts(certificate_pdf(**_arguments()))
     for expected in (
         "Ada Lovelace",
         "Analytical Engines (Part 1)",
@@ -124,14 +105,14 @@ def test_the_qr_code_drawn_is_qrcodes_matrix_for_the_url() -> None:
     size = len(qr_matrix(VERIFY_URL))
     module = QR_SIZE / size
     drawn = set()
-    for match in FILLED_RECT.finditer(_content(pdf)):
+    for match in FILLED_RECT.finditer(pdfread.page_content(pdf)):
         x, y, width, height = (float(value) / POINTS_PER_MM for value in match.groups())
         assert width == pytest.approx(module, abs=0.01)
         assert height == pytest.approx(-module, abs=0.01)  # drawn downwards from the top
         column = round((x - QR_X) / module)
         row = round((PAGE_HEIGHT - y - QR_Y) / module)
         drawn.add((row, column))
-    assert len(FILLED_RECT.findall(_content(pdf))) == len(expected)
+    assert len(FILLED_RECT.findall(pdfread.page_content(pdf))) == len(expected)
     assert drawn == expected
 
 
@@ -169,7 +150,7 @@ def test_names_outside_the_core_fonts_do_not_crash(name: str, shown: str) -> Non
     assert pdf_text(name) == shown
     pdf = certificate_pdf(**_arguments(learner_name=name))
     assert pdf.startswith(b"%PDF-")
-    assert shown in _texts(pdf)
+    assert shown in pdfread.texts(pdf)
 
 
 def test_the_metadata_title_keeps_the_exact_unicode_name() -> None:
@@ -183,7 +164,7 @@ def test_long_names_and_titles_are_shrunk_or_wrapped_not_lost() -> None:
     name = "Maria " + "Anna " * 20 + "Smith"
     title = "A Very Long Course Title About Many Things " * 4
     pdf = certificate_pdf(**_arguments(learner_name=name, course_title=title.strip()))
-    shown = " ".join(_texts(pdf))
+    shown = " ".join(pdfread.texts(pdf))
     assert "Maria" in shown
     assert "Smith" in shown
     assert shown.count("Many Things") == 4
