@@ -218,7 +218,22 @@ def test_limit_and_offset(roster: RosterClient, school: None) -> None:
     assert ids(roster.get("classes", offset="10"), "classes") == []
     bad = roster.get("classes", limit="ten")
     assert bad.status_code == 400
-    assert minor(bad) == "invalid_data"
+    assert minor(bad) == "invaliddata"
+
+
+def test_an_unexpected_failure_is_a_500_status_info_that_names_no_internals(
+    roster: RosterClient, school: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rollbook.oneroster import api as oneroster
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("database on fire: secret detail")
+
+    monkeypatch.setattr(oneroster, "list_objects", broken)
+    response = roster.get("classes")
+    assert response.status_code == 500
+    assert minor(response) == "internal_server_error"
+    assert b"secret detail" not in response.content
 
 
 def test_a_list_page_is_a_constant_number_of_queries(

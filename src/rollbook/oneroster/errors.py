@@ -14,11 +14,12 @@ class CodeMinor(StrEnum):
     INVALID_SORT_FIELD = "invalid_sort_field"
     INVALID_SELECTION_FIELD = "invalid_selection_field"
     INVALID_BLANK_SELECTION_FIELD = "invalid_blank_selection_field"
-    INVALID_DATA = "invalid_data"
+    INVALID_DATA = "invaliddata"
     UNAUTHORISED_REQUEST = "unauthorisedrequest"
     FORBIDDEN = "forbidden"
     UNKNOWN_OBJECT = "unknownobject"
     SERVER_BUSY = "server_busy"
+    INTERNAL_SERVER_ERROR = "internal_server_error"
 
 
 class OAuthErrorCode(StrEnum):

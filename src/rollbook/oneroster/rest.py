@@ -131,7 +131,7 @@ def oneroster_view(view: View) -> View:
             return status_info(exc.status, exc.code, exc.message)
         except Exception:
             log.exception("OneRoster request failed: %s", request.path)
-            return status_info(500, CodeMinor.INVALID_DATA, MSG_SERVER_ERROR)
+            return status_info(500, CodeMinor.INTERNAL_SERVER_ERROR, MSG_SERVER_ERROR)
 
     return wrapped
 
