@@ -76,6 +76,7 @@ __all__ = [
     "alert_recipients",
     "approve_drops",
     "approve_import",
+    "course_term_rows",
     "course_terms",
     "discard_drops",
     "discard_import",
@@ -711,6 +712,18 @@ def term_rows() -> QuerySet[Any]:
         StagedGroup.objects.exclude(term="")
         .values("term")
         .annotate(first_seen=Min("changed_at"), last_changed=Max("changed_at"))
+    )
+
+
+def course_term_rows() -> QuerySet[Any]:
+    """Read contract for projections (ADR 0016): one row per (course run, SIS term) of the
+    staged groups applied to a course, with the columns `course_key` and `term`; callers
+    order and stream it (the CSV export merges it with the classes in key order)."""
+    return (
+        StagedGroup.objects.exclude(course_key="")
+        .exclude(term="")
+        .values("course_key", "term")
+        .distinct()
     )
 
 
