@@ -30,7 +30,7 @@ from rollbook.lib.errors import Conflict, Invalid, NotFound
 from rollbook.lib.keys import parse_uuid
 from rollbook.lib.pagination import Page, PageRequest, paginate
 from rollbook.people import api as people
-from rollbook.sis_import import dropsafety, inbox, parser
+from rollbook.sis_import import dropsafety, inbox, onerostercsv, parser
 from rollbook.sis_import.apply import Applier, ApplyResult
 from rollbook.sis_import.config import LEARNER, SisConfig
 from rollbook.sis_import.data import (
@@ -177,6 +177,8 @@ def start_import(
     job_uuid = uuid_module.uuid4()
     stored = _dir("imports") / f"{job_uuid}.xml"
     sha256, size = _copy_and_hash(stream, stored, config.max_file_bytes)
+    if onerostercsv.is_zip(stored):  # a OneRoster CSV zip, known by its content (ADR 0016)
+        stored = stored.rename(stored.with_suffix(".zip"))
     if not (options.force or options.dry_run or options.commit_preview):
         previous = (
             Feed.objects.filter(sha256=sha256, completed=True, dry_run=False)
@@ -231,7 +233,9 @@ class _Rollback(Exception):
 
 def _validate(path: Path, config: SisConfig, notify: Callable[..., None]) -> int:
     """The parse-only pass: a malformed, hostile or badly encoded file fails here, before
-    anything is written. Returns the number of records."""
+    anything is written. Returns the number of records (rows of a OneRoster zip)."""
+    if onerostercsv.is_zip(path):
+        return onerostercsv.OneRosterFeed(path, config).validate()
     records = 0
     with path.open("rb") as stream:
         for _record in parser.iter_records(
@@ -252,6 +256,8 @@ def _stage_and_apply(
 ) -> tuple[StageResult, ApplyResult, dict[str, Any]]:
     passwords: dict[str, str] = {}
     stager = Stager(changed_by=f"import:{context.job_uuid}", now=clock.now())
+    if onerostercsv.is_zip(path):
+        return _stage_and_apply_zip(path, context, config, stager, comprehensive=comprehensive)
     with path.open("rb") as stream:
         # Parsed on a background thread while this one writes; the byte count it reaches is
         # passed on from here, so that the job's own writes stay on this thread's connection.
@@ -281,20 +287,63 @@ def _stage_and_apply(
     return staged, applier.result, held
 
 
+def _stage_and_apply_zip(
+    path: Path,
+    context: jobs.JobContext,
+    config: SisConfig,
+    stager: Stager,
+    *,
+    comprehensive: bool,
+) -> tuple[StageResult, ApplyResult, dict[str, Any]]:
+    """A OneRoster CSV zip: its rows staged as the same records, then the same apply. A bulk
+    enrollments file is the whole set: the OneRoster memberships it no longer lists are
+    dropped as in comprehensive mode, held over the threshold."""
+    feed = onerostercsv.OneRosterFeed(path, config)
+    for seen, record in enumerate(feed.records(), start=1):
+        stager.add(record)
+        if seen % 5000 == 0:
+            context.notify("records", count=seen)
+    stager.flush()
+    context.notify("stage", bytes=int(context.params.get("size") or 0))
+    staged = stager.result
+    applier = Applier(config=config, actor=context.actor)
+    applier.apply_all(progress=lambda kind, n: context.notify("apply", kind=kind, count=n))
+    held: dict[str, Any] = {}
+    if comprehensive or feed.modes.get("enrollments") is onerostercsv.spec.Mode.BULK:
+        terms = set(
+            StagedGroup.objects.filter(
+                grouptype=onerostercsv.SECTION, data__source=onerostercsv.SOURCE
+            ).values_list("term", flat=True)
+        )
+        held = _comprehensive(
+            staged, applier, config, context, terms=terms, source=onerostercsv.SOURCE
+        )
+    return staged, applier.result, held
+
+
 def _key(row: StagedMembership) -> tuple[str, str, str]:
     return (row.group_sourcedid, row.person_sourcedid, row.roletype)
 
 
 def _comprehensive(
-    staged: StageResult, applier: Applier, config: SisConfig, context: jobs.JobContext
+    staged: StageResult,
+    applier: Applier,
+    config: SisConfig,
+    context: jobs.JobContext,
+    *,
+    terms: set[str] | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
     """For each term of the feed, drop the SIS memberships the feed no longer lists, unless
-    more than the threshold of the term's SIS enrollments would go: then that term waits."""
+    more than the threshold of the term's SIS enrollments would go: then that term waits.
+    `terms` and `source` narrow it (a OneRoster bulk file: every term of its classes, "" for
+    classes without one, and only sections that came from OneRoster)."""
     held: dict[str, Any] = {}
-    for term in sorted(staged.terms):
-        sections = StagedGroup.objects.filter(term=term, grouptype="CourseSection").values_list(
-            "sourcedid", flat=True
-        )
+    for term in sorted(staged.terms if terms is None else terms):
+        groups = StagedGroup.objects.filter(term=term, grouptype="CourseSection")
+        if source is not None:
+            groups = groups.filter(data__source=source)
+        sections = groups.values_list("sourcedid", flat=True)
         unreadable = staged.groups_with_errors
         active = StagedMembership.objects.filter(
             group_sourcedid__in=[s for s in sections if s not in unreadable],
@@ -438,7 +487,7 @@ def run_import(context: jobs.JobContext) -> dict[str, Any]:
         result["preview_csv"] = f"/api/v1/sis/imports/{context.job_uuid}/preview.csv"
     if held:
         terms = ", ".join(
-            f"{term} ({info['learner_drops']} of {info['learners']} enrollments)"
+            f"{term or '(none)'} ({info['learner_drops']} of {info['learners']} enrollments)"
             for term, info in sorted(held.items())
         )
         raise jobs.HoldJob(
@@ -498,6 +547,8 @@ class ImportFailed(Exception):
 
     def __init__(self, error: FeedError) -> None:
         where = f" at line {error.line}, column {error.column}" if error.line else ""
+        if error.file:
+            where = f" in {error.file}{where}"
         super().__init__(f"{error.code}{where}: {error.message}")
         self.error = error
 
