@@ -432,23 +432,15 @@ class CsvZip:
 
     def _lines(self, member: str) -> Iterator[tuple[int, list[str]]]:
         """(line, fields) of each record; the line is where the record ends."""
-        raw = _Counted(self.zip.open(member), self._budget, member)
-        text = io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8-sig", newline="")
-        reader = csv.reader(text, strict=True)
+        raw = io.BufferedReader(_Counted(self.zip.open(member), self._budget, member))
+        reader = csv.reader(_decoded(raw, member), strict=True)
         try:
             for values in reader:
                 yield reader.line_num, values
-        except UnicodeDecodeError as exc:
-            raise CsvZipError(
-                ZipProblem.ENCODING,
-                f"{member} is not UTF-8 after line {reader.line_num}: {exc.reason}.",
-                member=member,
-                line=reader.line_num + 1,
-            ) from None
         except csv.Error as exc:
             raise CsvZipError(
                 ZipProblem.BAD_ROW,
-                f"{member} line {reader.line_num}: {exc}.",
+                f"the CSV is malformed: {exc}",
                 member=member,
                 line=reader.line_num,
             ) from None
@@ -463,7 +455,7 @@ class CsvZip:
         if first is None or tuple(h.strip() for h in first[1]) != MANIFEST_HEADER:
             raise CsvZipError(
                 ZipProblem.BAD_HEADER,
-                "manifest.csv must start with the header propertyName,value.",
+                "manifest.csv must start with the header propertyName,value",
                 member=MANIFEST,
                 line=1,
                 column=1,
@@ -474,7 +466,7 @@ class CsvZip:
             if len(values) != 2:
                 raise CsvZipError(
                     ZipProblem.BAD_MANIFEST,
-                    f"manifest.csv line {number} has {len(values)} fields, not 2.",
+                    f"the row has {len(values)} fields, not 2",
                     member=MANIFEST,
                     line=number,
                 )
@@ -522,7 +514,7 @@ class CsvZip:
         first = next(lines, None)
         if first is None:
             raise CsvZipError(
-                ZipProblem.BAD_HEADER, f"{spec.member} is empty.", member=spec.member, line=1
+                ZipProblem.BAD_HEADER, "the file is empty", member=spec.member, line=1
             )
         header = [name.strip() for name in first[1]]
         check_header(spec, header)
@@ -532,13 +524,42 @@ class CsvZip:
             if len(values) != len(header):
                 raise CsvZipError(
                     ZipProblem.BAD_ROW,
-                    f"{spec.member} line {line} has {len(values)} fields; the header has "
-                    f"{len(header)}.",
+                    f"the row has {len(values)} fields; the header has {len(header)}",
                     member=spec.member,
                     line=line,
                     column=min(len(values), len(header)) + 1,
                 )
             yield Row(line, dict(zip(header, (value.strip() for value in values), strict=True)))
+
+
+MAX_LINE_BYTES = 1024 * 1024
+
+
+def _decoded(raw: io.BufferedReader, member: str) -> Iterator[str]:
+    """The member's lines as text, decoded one by one so that a byte that is not UTF-8 is
+    reported at its line and column; a UTF-8 BOM at the start is skipped."""
+    number = 0
+    while line := raw.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            raise CsvZipError(
+                ZipProblem.BAD_ROW,
+                f"the line is longer than {MAX_LINE_BYTES} bytes",
+                member=member,
+                line=number,
+            )
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CsvZipError(
+                ZipProblem.ENCODING,
+                f"the bytes are not UTF-8 ({exc.reason})",
+                member=member,
+                line=number,
+                column=exc.start + 1,
+            ) from None
 
 
 def check_header(spec: CsvFile, header: Sequence[str]) -> None:
@@ -548,8 +569,8 @@ def check_header(spec: CsvFile, header: Sequence[str]) -> None:
         if found != wanted:
             raise CsvZipError(
                 ZipProblem.BAD_HEADER,
-                f"{spec.member} header column {index + 1} must be '{wanted}', not "
-                f"'{found}' (the binding's columns in its order).",
+                f"the header must name '{wanted}' here, not '{found}' (the binding's "
+                "columns, in its order)",
                 member=spec.member,
                 line=1,
                 column=index + 1,
@@ -558,8 +579,8 @@ def check_header(spec: CsvFile, header: Sequence[str]) -> None:
         if not extra.startswith(METADATA_PREFIX):
             raise CsvZipError(
                 ZipProblem.BAD_HEADER,
-                f"{spec.member} header column {index + 1} '{extra}' is not a column of the "
-                f"binding; extension columns are named metadata.<name>.",
+                f"'{extra}' is not a column of the binding; extension columns are named "
+                "metadata.<name>",
                 member=spec.member,
                 line=1,
                 column=index + 1,

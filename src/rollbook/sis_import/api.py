@@ -546,7 +546,9 @@ class ImportFailed(Exception):
     """The file cannot be imported at all (the job fails; nothing was applied)."""
 
     def __init__(self, error: FeedError) -> None:
-        where = f" at line {error.line}, column {error.column}" if error.line else ""
+        where = f" at line {error.line}" if error.line else ""
+        if error.line and error.column:
+            where += f", column {error.column}"
         if error.file:
             where = f" in {error.file}{where}"
         super().__init__(f"{error.code}{where}: {error.message}")

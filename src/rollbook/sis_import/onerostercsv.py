@@ -65,12 +65,9 @@ _PROBLEMS = {
     spec.ZipProblem.ENCODING: SisErrorCode.ENCODING,
 }
 
-MSG_REQUIRED = "{member} line {line}, column {column} ({name}): a value is required."
-MSG_BAD_VALUE = "{member} line {line}, column {column} ({name}): {detail}."
-MSG_UNKNOWN_REFERENCE = (
-    "{member} line {line}, column {column} ({name}): '{ref}' is not a {kind} of this zip "
-    "nor of an earlier import."
-)
+MSG_REQUIRED = "{name} needs a value"
+MSG_BAD_VALUE = "{name}: {detail}"
+MSG_UNKNOWN_REFERENCE = "{name}: '{ref}' is not a {kind} of this zip nor of an earlier import"
 MSG_TOO_MANY_UNKNOWN = "{member}: more than {limit} references are not in the zip; refused."
 
 
