@@ -246,17 +246,44 @@ def test_bulk_drops_over_the_threshold_are_held_until_approved() -> None:
     assert "T1" in job.message
     assert all(enrolled(f"stu{n}") for n in range(1, 11))  # nothing dropped yet
     assert len(job.result["held"]["T1"]["drops"]) == 5
+    assert job.result["held"]["users.csv"]["gone"] == ["u10", "u6", "u7", "u8", "u9"]
+    assert people.get_user("stu6").is_active
     sis.approve_import(str(job.uuid), actor=ACTOR)
     assert jobs.run_job(job.uuid).state == "succeeded"
     assert not any(enrolled(f"stu{n}") for n in range(6, 11))
     assert all(enrolled(f"stu{n}") for n in range(1, 6))
+    assert not people.get_user("stu6").is_active  # users.csv was bulk too
+
+
+def test_bulk_users_and_classes_drop_what_is_missing() -> None:
+    from django.conf import settings
+
+    second = {
+        "sourcedId": "K2", "title": "Geometry", "courseSourcedId": "C1", "classCode": "GEO",
+        "classType": "scheduled", "schoolSourcedId": "S1", "termSourcedIds": "T1",
+    }  # fmt: skip
+    first = roster(range(1, 11))
+    first["classes"] += table("classes", second).split("\r\n", 1)[1]
+    first["enrollments"] += table("enrollments", enrollment("u1", cls="K2")).split("\r\n", 1)[1]
+    assert run(build(first)).state == "succeeded"
+    geometry = "course-v1:SIS+GEO+T1"
+    assert enrolled("stu1", geometry)
+    with override_settings(SIS={**settings.SIS, "DROP_THRESHOLD": 0.6}):
+        job = run(build(roster(range(1, 10))))  # no K2, no u10
+    assert job.state == "succeeded", job.message
+    assert not people.get_user("stu10").is_active  # ROLLBOOK_SIS_PERSON_DELETE=deactivate
+    assert people.get_user("stu9").is_active
+    assert catalog.get_course(geometry).enrollment_open is False  # the class is closed
+    assert not enrolled("stu1", geometry)  # and its memberships ended with the enrollments file
+    assert catalog.get_course(COURSE).enrollment_open is True
 
 
 def test_a_dry_run_writes_nothing_and_previews_the_drops(data_dir: Path) -> None:
     assert run(build(roster(range(1, 11)))).state == "succeeded"
     before = {k: v for k, v in counts().items() if k != "audit"}
-    job = run(build(roster(range(1, 10), users=table("users", student(1, givenName="Sue")))),
-              dry_run=True)  # fmt: skip
+    users = table("users", student(1, givenName="Sue"), *[student(n) for n in range(2, 11)], *STAFF)
+    changed = roster(range(1, 10), users=users)
+    job = run(build(changed), dry_run=True)
     assert job.state == "succeeded", job.message
     assert {k: v for k, v in counts().items() if k != "audit"} == before
     assert (

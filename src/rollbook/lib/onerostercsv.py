@@ -535,7 +535,7 @@ class CsvZip:
 MAX_LINE_BYTES = 1024 * 1024
 
 
-def _decoded(raw: io.BufferedReader, member: str) -> Iterator[str]:
+def _decoded(raw: IO[bytes], member: str) -> Iterator[str]:
     """The member's lines as text, decoded one by one so that a byte that is not UTF-8 is
     reported at its line and column; a UTF-8 BOM at the start is skipped."""
     number = 0

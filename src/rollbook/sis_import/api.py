@@ -34,6 +34,7 @@ from rollbook.sis_import import dropsafety, inbox, onerostercsv, parser
 from rollbook.sis_import.apply import Applier, ApplyResult
 from rollbook.sis_import.config import LEARNER, SisConfig
 from rollbook.sis_import.data import (
+    GroupRecord,
     HeldPerson,
     LmbMessage,
     PendingMembership,
@@ -296,10 +297,17 @@ def _stage_and_apply_zip(
     comprehensive: bool,
 ) -> tuple[StageResult, ApplyResult, dict[str, Any]]:
     """A OneRoster CSV zip: its rows staged as the same records, then the same apply. A bulk
-    enrollments file is the whole set: the OneRoster memberships it no longer lists are
-    dropped as in comprehensive mode, held over the threshold."""
+    file is the whole set: the OneRoster users, classes and memberships it no longer lists
+    are dropped (users as ROLLBOOK_SIS_PERSON_DELETE says, classes closed, memberships
+    ended), each held when more than the threshold of them would go."""
     feed = onerostercsv.OneRosterFeed(path, config)
+    persons: set[str] = set()
+    sections: set[str] = set()
     for seen, record in enumerate(feed.records(), start=1):
+        if isinstance(record, PersonRecord):
+            persons.add(record.sourcedid)
+        elif isinstance(record, GroupRecord) and record.grouptype == onerostercsv.SECTION:
+            sections.add(record.sourcedid)
         stager.add(record)
         if seen % 5000 == 0:
             context.notify("records", count=seen)
@@ -308,17 +316,74 @@ def _stage_and_apply_zip(
     staged = stager.result
     applier = Applier(config=config, actor=context.actor)
     applier.apply_all(progress=lambda kind, n: context.notify("apply", kind=kind, count=n))
+    bulk = onerostercsv.spec.Mode.BULK
     held: dict[str, Any] = {}
-    if comprehensive or feed.modes.get("enrollments") is onerostercsv.spec.Mode.BULK:
+    if feed.modes.get("users") is bulk:
+        held.update(_bulk_drops(USERS_HELD, persons, applier, config))
+    if feed.modes.get("classes") is bulk:
+        held.update(_bulk_drops(CLASSES_HELD, sections, applier, config))
+    if comprehensive or feed.modes.get("enrollments") is bulk:
         terms = set(
             StagedGroup.objects.filter(
                 grouptype=onerostercsv.SECTION, data__source=onerostercsv.SOURCE
             ).values_list("term", flat=True)
         )
-        held = _comprehensive(
-            staged, applier, config, context, terms=terms, source=onerostercsv.SOURCE
+        held.update(
+            _comprehensive(
+                staged, applier, config, context, terms=terms, source=onerostercsv.SOURCE
+            )
         )
     return staged, applier.result, held
+
+
+# Keys of a held OneRoster bulk drop in the job's result (beside the terms' membership drops).
+USERS_HELD = "users.csv"
+CLASSES_HELD = "classes.csv"
+
+
+def _bulk_rows(kind: str) -> QuerySet[Any]:
+    """The OneRoster persons (or sections) in force: applied from a zip and not deleted."""
+    rows: QuerySet[Any] = (
+        StagedPerson.objects.all()
+        if kind == USERS_HELD
+        else StagedGroup.objects.filter(grouptype=onerostercsv.SECTION)
+    )
+    return rows.filter(data__source=onerostercsv.SOURCE, state=RowState.APPLIED).exclude(
+        recstatus=3
+    )
+
+
+def _bulk_drops(kind: str, listed: set[str], applier: Applier, config: SisConfig) -> dict[str, Any]:
+    """Users or classes a bulk file no longer lists: deleted, unless more than the threshold
+    of them would go; then they wait in the job's result for approval."""
+    total = 0
+    missing: list[str] = []
+    for sourcedid in _bulk_rows(kind).values_list("sourcedid", flat=True).iterator():
+        total += 1
+        if sourcedid not in listed:
+            missing.append(sourcedid)
+    if not missing:
+        return {}
+    if len(missing) / total > config.drop_threshold:
+        return {kind: {"gone": sorted(missing), "learner_drops": len(missing), "learners": total}}
+    _delete_missing(kind, missing, applier)
+    return {}
+
+
+def _delete_missing(kind: str, sourcedids: list[str], applier: Applier) -> None:
+    """Mark them deleted (recstatus 3) and apply that, as a delta's `tobedeleted` would."""
+    model: Any = StagedPerson if kind == USERS_HELD else StagedGroup
+    for start in range(0, len(sourcedids), 500):
+        for row in model.objects.filter(sourcedid__in=sourcedids[start : start + 500]):
+            row.recstatus = 3
+            row.digest = ""  # listed again later, it is a change again
+            row.state = RowState.NEW
+            row.data = {**row.data, "dropped": "absent from a bulk file"}
+            row.save(update_fields=["recstatus", "digest", "state", "data"])
+    if kind == USERS_HELD:
+        applier.apply_persons()
+    else:
+        applier.apply_groups()
 
 
 def _key(row: StagedMembership) -> tuple[str, str, str]:
@@ -487,12 +552,15 @@ def run_import(context: jobs.JobContext) -> dict[str, Any]:
         result["preview_csv"] = f"/api/v1/sis/imports/{context.job_uuid}/preview.csv"
     if held:
         terms = ", ".join(
-            f"{term or '(none)'} ({info['learner_drops']} of {info['learners']} enrollments)"
-            for term, info in sorted(held.items())
+            f"{key} ({info['learner_drops']} of {info['learners']} rows)"
+            if "gone" in info
+            else f"term {key or '(none)'} ({info['learner_drops']} of {info['learners']} "
+            "enrollments)"
+            for key, info in sorted(held.items())
         )
         raise jobs.HoldJob(
             f"Comprehensive drops over the {config.drop_threshold:.0%} threshold wait for "
-            f"approval in term(s) {terms}.",
+            f"approval in {terms}.",
             {**result, "held": held},
         )
     return result
@@ -527,7 +595,11 @@ def _apply_held(context: jobs.JobContext, feed: Feed, config: SisConfig) -> dict
     """After approval: drop what the comprehensive run held back."""
     held = context.held_result["held"]
     applier = Applier(config=config, actor=context.actor)
-    keys = {tuple(key) for info in held.values() for key in info["drops"]}
+    for kind in (USERS_HELD, CLASSES_HELD):  # a OneRoster bulk file's users and classes
+        if kind in held:
+            _delete_missing(kind, held[kind]["gone"], applier)
+            context.count(f"{kind}.dropped_after_approval", len(held[kind]["gone"]))
+    keys = {tuple(key) for info in held.values() for key in info.get("drops", [])}
     rows = [
         row
         for row in StagedMembership.objects.filter(
