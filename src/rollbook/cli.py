@@ -132,6 +132,7 @@ def cmd_oneroster_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     _setup_django()
+    _migrate(verbosity=0)
     from rollbook.oneroster import api as oneroster
 
     target = Path(args.file)
