@@ -208,3 +208,26 @@ def test_the_cli_writes_the_zip(tmp_path: Path) -> None:
     )  # fmt: skip
     assert wrong.returncode == 2
     assert ".zip" in wrong.stderr
+
+
+def test_terms_go_to_their_class_whatever_the_collation() -> None:
+    """Classes and their SIS terms are merged in code-point order on every database: keys
+    that a locale would sort differently (case, punctuation) still get their own terms."""
+    import datetime as dt
+
+    keys = ["course-v1:abc+X+1", "course-v1:ABD+X+1", "course-v1:Abc+X_1+1", "course-v1:a-b+X+1"]
+    now = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+    for index, key in enumerate(keys):
+        Make.course(key, title=f"Course {index}")
+        StagedGroup.objects.create(
+            sourcedid=f"g{index}", grouptype="CourseSection", term=f"T{index}", course_key=key,
+            changed_at=now, changed_by="t",
+        )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        data = export()
+    classes = {row["sourcedId"]: row["termSourcedIds"] for row in members(data)["classes.csv"]}
+    assert classes == {key: f"T{index}" for index, key in enumerate(keys)}
+    # Both streams sort by code points (this PostgreSQL may well collate as C already).
+    merged = [q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"]]
+    collation = '"C"' if connection.vendor == "postgresql" else '"BINARY"'
+    assert sum(f"COLLATE {collation}" in sql for sql in merged) >= 2
