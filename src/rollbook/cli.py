@@ -223,7 +223,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sis_import(args: argparse.Namespace) -> int:
-    """Import an IMS Enterprise file in the foreground, with a progress bar and a summary.
+    """Import an IMS Enterprise file or a OneRoster 1.2 CSV zip (known by its content) in the
+    foreground, with a progress bar and a summary.
 
     Exit 0 when done (record warnings included), 1 when the file is unusable, 2 when held.
     """
@@ -733,7 +734,7 @@ def build_parser() -> argparse.ArgumentParser:
     sis = sub.add_parser("sis", help="SIS feeds (IMS Enterprise 1.1 from Banner)").add_subparsers(
         dest="sis_command", required=True, metavar="ACTION"
     )
-    p = sis.add_parser("import", help="import an IMS Enterprise file")
+    p = sis.add_parser("import", help="import an IMS Enterprise file or a OneRoster 1.2 CSV zip")
     p.add_argument("file")
     p.add_argument("--dry-run", action="store_true", help="compute everything, write nothing")
     p.add_argument(
