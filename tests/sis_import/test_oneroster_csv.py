@@ -170,6 +170,7 @@ def counts() -> dict[str, int]:
 def test_a_bulk_zip_makes_users_a_course_run_enrollments_and_roles() -> None:
     job = run(build(roster()))
     assert job.state == "succeeded", job.message
+    assert job.result["summary"]["format"] == "oneroster_csv"
     tina = people.get_user("tina")
     assert (tina.name, tina.idnumber, tina.sis_sourcedid) == ("Tina Teach", "T-100", "900100")
     stu = people.get_user("stu1")  # the username column, lower-cased

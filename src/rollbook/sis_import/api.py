@@ -540,7 +540,10 @@ def run_import(context: jobs.JobContext) -> dict[str, Any]:
         context.job_uuid, staged, applied, filename=feed.filename, preview=bool(params["dry_run"])
     )
     _count(context, staged, applied)
-    summary = _summary(staged, applied)
+    summary = {
+        **_summary(staged, applied),
+        "format": "oneroster_csv" if onerostercsv.is_zip(path) else "ims_enterprise",
+    }
     feed.summary = {**summary, "held_terms": sorted(held)}
     feed.completed = True
     feed.save(update_fields=["summary", "completed"])

@@ -121,16 +121,7 @@ class _Row:
             name in self.binding.required
             or (self.mode is spec.Mode.DELTA and name in ("status", "dateLastModified"))
         ):
-            raise self._error(
-                name,
-                MSG_REQUIRED.format(
-                    member=self.binding.member,
-                    line=self.row.line,
-                    column=self.column(name),
-                    name=name,
-                ),
-                SisErrorCode.BAD_ROW,
-            )
+            raise self._error(name, MSG_REQUIRED.format(name=name), SisErrorCode.BAD_ROW)
         return value
 
     def parsed(self, name: str, read: Callable[[str], Any]) -> Any:
@@ -138,15 +129,7 @@ class _Row:
             return read(self.text(name))
         except spec.BadValue as exc:
             raise self._error(
-                name,
-                MSG_BAD_VALUE.format(
-                    member=self.binding.member,
-                    line=self.row.line,
-                    column=self.column(name),
-                    name=name,
-                    detail=exc,
-                ),
-                SisErrorCode.BAD_ROW,
+                name, MSG_BAD_VALUE.format(name=name, detail=exc), SisErrorCode.BAD_ROW
             ) from None
 
     def recstatus(self) -> int:
@@ -383,14 +366,7 @@ class OneRosterFeed:
         )
         raise FeedError(
             SisErrorCode.UNKNOWN_REFERENCE,
-            MSG_UNKNOWN_REFERENCE.format(
-                member=member,
-                line=line,
-                column=column,
-                name=name,
-                ref=ref,
-                kind=_KIND_NAMES[kind],
-            ),
+            MSG_UNKNOWN_REFERENCE.format(name=name, ref=ref, kind=_KIND_NAMES[kind]),
             line=line,
             column=column,
             file=member,
