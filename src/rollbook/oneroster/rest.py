@@ -250,7 +250,14 @@ EXPORT_FILENAME = "oneroster-bulk.zip"
 @router.get(
     "/oneroster/export.zip",
     response={200: None},
-    openapi_extra={"responses": {200: {"description": "zip", "content": {"application/zip": {}}}}},
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "OneRoster 1.2 CSV bulk zip",
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
 )
 def export_zip(request: HttpRequest) -> StreamingHttpResponse:
     """The roster as a OneRoster 1.2 CSV bulk zip (global staff), streamed as it is written:
