@@ -28,6 +28,7 @@ from rollbook.lib.errors import (
     RollbookError,
 )
 from rollbook.lib.middleware import body_limit_for, too_large_response
+from rollbook.oneroster.rest import router as oneroster_router
 from rollbook.people.rest import router as people_router
 from rollbook.programs.rest import router as programs_router
 from rollbook.roles.rest import router as roles_router
@@ -87,6 +88,7 @@ for router in (
     certificates_router,
     sis_router,
     webhooks_router,
+    oneroster_router,
 ):
     api.add_router("", router)
 

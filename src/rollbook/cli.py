@@ -127,6 +127,32 @@ def cmd_oneroster_client_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_oneroster_export(args: argparse.Namespace) -> int:
+    """Write the roster as a OneRoster 1.2 CSV bulk zip; a summary of rows per file on stderr."""
+    from pathlib import Path
+
+    _setup_django()
+    _migrate(verbosity=0)
+    from rollbook.oneroster import api as oneroster
+
+    target = Path(args.file)
+    if target.suffix.lower() != ".zip":
+        err.print(f"[red]error[/] (invalid): {target}: the file name must end in .zip")
+        return 2
+    partial = target.with_name(target.name + ".part")
+    try:
+        with partial.open("wb") as out:
+            counts = oneroster.write_zip(out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        err.print(f"[red]error[/]: {target}: {exc.strerror or exc}")
+        return 1
+    partial.replace(target)
+    summary = ", ".join(f"{name} {count}" for name, count in counts.items())
+    err.print(f"wrote {target}: {summary}")
+    return 0
+
+
 def cmd_oneroster_client_list(args: argparse.Namespace) -> int:
     _setup_django()
     from rollbook.oneroster import api as oneroster
@@ -197,7 +223,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sis_import(args: argparse.Namespace) -> int:
-    """Import an IMS Enterprise file in the foreground, with a progress bar and a summary.
+    """Import an IMS Enterprise file or a OneRoster 1.2 CSV zip (known by its content) in the
+    foreground, with a progress bar and a summary.
 
     Exit 0 when done (record warnings included), 1 when the file is unusable, 2 when held.
     """
@@ -707,7 +734,7 @@ def build_parser() -> argparse.ArgumentParser:
     sis = sub.add_parser("sis", help="SIS feeds (IMS Enterprise 1.1 from Banner)").add_subparsers(
         dest="sis_command", required=True, metavar="ACTION"
     )
-    p = sis.add_parser("import", help="import an IMS Enterprise file")
+    p = sis.add_parser("import", help="import an IMS Enterprise file or a OneRoster 1.2 CSV zip")
     p.add_argument("file")
     p.add_argument("--dry-run", action="store_true", help="compute everything, write nothing")
     p.add_argument(
@@ -785,8 +812,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_certificates_verify)
 
     oneroster = sub.add_parser(
-        "oneroster", help="OneRoster 1.2 rostering provider: OAuth clients"
+        "oneroster", help="OneRoster 1.2 rostering provider: OAuth clients, CSV export"
     ).add_subparsers(dest="oneroster_command", required=True, metavar="ACTION")
+    p = oneroster.add_parser("export", help="write the roster as a OneRoster 1.2 CSV bulk zip")
+    p.add_argument("file", metavar="FILE.zip")
+    p.set_defaults(func=cmd_oneroster_export)
     client = oneroster.add_parser("client", help="OAuth 2 clients").add_subparsers(
         dest="client_command", required=True, metavar="ACTION"
     )

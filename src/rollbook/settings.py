@@ -172,6 +172,25 @@ SIS: dict[str, Any] = {
     "EXTERNAL_ID_ORG": os.environ.get("ROLLBOOK_SIS_EXTERNAL_ID_ORG", ""),
     "EXTERNAL_ID_SOURCE": os.environ.get("ROLLBOOK_SIS_EXTERNAL_ID_SOURCE", "sctid"),
     "MAX_FILE_BYTES": _env_int("ROLLBOOK_SIS_MAX_FILE_BYTES", 2 * 1024 * 1024 * 1024),
+    # OneRoster 1.2 CSV zips (ADR 0016). Enrollment role (teacher-secondary: a teacher whose
+    # `primary` is false) -> outcome, as ROLE_MAP; unmapped roles are reported and skipped.
+    "ONEROSTER_ROLE_MAP": os.environ.get(
+        "ROLLBOOK_SIS_ONEROSTER_ROLE_MAP",
+        "student:learner,teacher:instructor,teacher-secondary:staff,aide:staff,"
+        "administrator:staff,proctor:limited_staff",
+    ),
+    # username | email | email_local | sourcedid | identifier
+    "ONEROSTER_USERNAME_SOURCE": os.environ.get(
+        "ROLLBOOK_SIS_ONEROSTER_USERNAME_SOURCE", "username"
+    ),
+    # auto: the class sourcedId when it is a course key, else course-v1:{org}+{code}+{term}.
+    "ONEROSTER_COURSE_KEY_TEMPLATE": os.environ.get(
+        "ROLLBOOK_SIS_ONEROSTER_COURSE_KEY_TEMPLATE", "auto"
+    ),
+    "ZIP_MAX_MEMBERS": _env_int("ROLLBOOK_SIS_ZIP_MAX_MEMBERS", 64),
+    "ZIP_MAX_UNZIPPED_BYTES": _env_int(
+        "ROLLBOOK_SIS_ZIP_MAX_UNZIPPED_BYTES", 4 * 1024 * 1024 * 1024
+    ),
 }
 
 # ---------------------------------------------------------------- course content access

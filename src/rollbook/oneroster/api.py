@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from rollbook.enrollments import api as enrollments
+from rollbook.oneroster.csvzip import iter_zip, write_zip
 from rollbook.oneroster.data import ALL_SCOPES, ClientData, IssuedToken, ResultPage, TokenGrant
 from rollbook.oneroster.errors import CodeMinor, OneRosterError
 from rollbook.oneroster.filters import FilterError, parse_fields, parse_filter, parse_sort
@@ -47,10 +48,12 @@ __all__ = [
     "create_client",
     "get_object",
     "issue_token",
+    "iter_zip",
     "list_clients",
     "list_objects",
     "revoke_client",
     "user_classes",
+    "write_zip",
 ]
 
 DEFAULT_LIMIT = 100

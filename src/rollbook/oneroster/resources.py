@@ -315,24 +315,23 @@ def _class_parts() -> list[QuerySet[Any]]:
 
 def _render_class(rows: Sequence[dict[str, Any]], base: str) -> list[dict[str, Any]]:
     terms = sis_import.course_terms(row["sourcedId"] for row in rows) if rows else {}
-    return [
-        {
-            "sourcedId": row["sourcedId"],
-            "status": row["status"],
-            "dateLastModified": iso(row["dateLastModified"]),
-            "title": row["class_title"],
-            "classCode": row["classCode"] or row["sourcedId"],
-            "classType": "scheduled",
-            "course": ref(base, "courses", _course_id(row["sourcedId"]), "course"),
-            "school": ref(base, "orgs", row["school"], "org"),
-            "terms": [
-                ref(base, "academicSessions", term, "academicSession")
-                for term in terms.get(row["sourcedId"], [])
-            ],
-            "metadata": {"startDate": iso(row["begins"]), "endDate": iso(row["ends"])},
-        }
-        for row in rows
-    ]
+    return [class_object(row, base, terms.get(row["sourcedId"], [])) for row in rows]
+
+
+def class_object(row: dict[str, Any], base: str, terms: Sequence[str]) -> dict[str, Any]:
+    """One class from its projection row and the SIS terms of its course run."""
+    return {
+        "sourcedId": row["sourcedId"],
+        "status": row["status"],
+        "dateLastModified": iso(row["dateLastModified"]),
+        "title": row["class_title"],
+        "classCode": row["classCode"] or row["sourcedId"],
+        "classType": "scheduled",
+        "course": ref(base, "courses", _course_id(row["sourcedId"]), "course"),
+        "school": ref(base, "orgs", row["school"], "org"),
+        "terms": [ref(base, "academicSessions", term, "academicSession") for term in terms],
+        "metadata": {"startDate": iso(row["begins"]), "endDate": iso(row["ends"])},
+    }
 
 
 CLASSES = Resource(
@@ -414,38 +413,37 @@ def _org_roles(user_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
 
 def _render_user(rows: Sequence[dict[str, Any]], base: str) -> list[dict[str, Any]]:
     org_roles = _org_roles([row["rid"] for row in rows]) if rows else {}
-    out = []
-    for row in rows:
-        given, family = _split_name(row["fullname"] or "")
-        pairs = org_roles.get(row["rid"], [])
-        user_ids = []
-        if row["sis"]:
-            user_ids.append({"type": "SIS", "identifier": row["sis"]})
-        if row["identifier"]:
-            user_ids.append({"type": "idnumber", "identifier": row["identifier"]})
-        out.append(
+    return [user_object(row, base, org_roles.get(row["rid"], [])) for row in rows]
+
+
+def user_object(row: dict[str, Any], base: str, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """One user from its projection row and its (role, org) pairs."""
+    given, family = _split_name(row["fullname"] or "")
+    user_ids = []
+    if row["sis"]:
+        user_ids.append({"type": "SIS", "identifier": row["sis"]})
+    if row["identifier"]:
+        user_ids.append({"type": "idnumber", "identifier": row["identifier"]})
+    return {
+        "sourcedId": row["sourcedId"],
+        "status": row["status"],
+        "dateLastModified": iso(row["dateLastModified"]),
+        "username": row["login"],
+        "userIds": user_ids,
+        "enabledUser": "true" if row["status"] == ACTIVE else "false",
+        "givenName": given,
+        "familyName": family,
+        "roles": [
             {
-                "sourcedId": row["sourcedId"],
-                "status": row["status"],
-                "dateLastModified": iso(row["dateLastModified"]),
-                "username": row["login"],
-                "userIds": user_ids,
-                "enabledUser": "true" if row["status"] == ACTIVE else "false",
-                "givenName": given,
-                "familyName": family,
-                "roles": [
-                    {
-                        "roleType": "primary" if index == 0 else "secondary",
-                        "role": role,
-                        "org": ref(base, "orgs", org, "org"),
-                    }
-                    for index, (role, org) in enumerate(pairs)
-                ],
-                "identifier": row["identifier"] or None,
-                "email": row["mail"] or None,
+                "roleType": "primary" if index == 0 else "secondary",
+                "role": role,
+                "org": ref(base, "orgs", org, "org"),
             }
-        )
-    return out
+            for index, (role, org) in enumerate(pairs)
+        ],
+        "identifier": row["identifier"] or None,
+        "email": row["mail"] or None,
+    }
 
 
 USERS = Resource(

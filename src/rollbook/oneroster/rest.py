@@ -11,10 +11,18 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from ninja import Router
 
+from rollbook.lib.rest import require_staff
 from rollbook.oneroster import api
 from rollbook.oneroster.data import SCOPES_FOR_ROSTERING
 from rollbook.oneroster.errors import CodeMinor, OAuthError, OneRosterError
@@ -230,4 +238,31 @@ def token(request: HttpRequest) -> HttpResponse:
         }
     )
     response["Cache-Control"] = "no-store"
+    return response
+
+
+# -- the CSV export (rollbook's own API: a staff bearer token, not a OneRoster client) --------
+
+router = Router(tags=["oneroster"])
+EXPORT_FILENAME = "oneroster-bulk.zip"
+
+
+@router.get(
+    "/oneroster/export.zip",
+    response={200: None},
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "OneRoster 1.2 CSV bulk zip",
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def export_zip(request: HttpRequest) -> StreamingHttpResponse:
+    """The roster as a OneRoster 1.2 CSV bulk zip (global staff), streamed as it is written:
+    manifest.csv and a file per collection (ADR 0016)."""
+    require_staff(request)
+    response = StreamingHttpResponse(api.iter_zip(), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{EXPORT_FILENAME}"'
     return response

@@ -30,10 +30,11 @@ from rollbook.lib.errors import Conflict, Invalid, NotFound
 from rollbook.lib.keys import parse_uuid
 from rollbook.lib.pagination import Page, PageRequest, paginate
 from rollbook.people import api as people
-from rollbook.sis_import import dropsafety, inbox, parser
+from rollbook.sis_import import dropsafety, inbox, onerostercsv, parser
 from rollbook.sis_import.apply import Applier, ApplyResult
 from rollbook.sis_import.config import LEARNER, SisConfig
 from rollbook.sis_import.data import (
+    GroupRecord,
     HeldPerson,
     LmbMessage,
     PendingMembership,
@@ -76,6 +77,7 @@ __all__ = [
     "alert_recipients",
     "approve_drops",
     "approve_import",
+    "course_term_rows",
     "course_terms",
     "discard_drops",
     "discard_import",
@@ -176,6 +178,8 @@ def start_import(
     job_uuid = uuid_module.uuid4()
     stored = _dir("imports") / f"{job_uuid}.xml"
     sha256, size = _copy_and_hash(stream, stored, config.max_file_bytes)
+    if onerostercsv.is_zip(stored):  # a OneRoster CSV zip, known by its content (ADR 0016)
+        stored = stored.rename(stored.with_suffix(".zip"))
     if not (options.force or options.dry_run or options.commit_preview):
         previous = (
             Feed.objects.filter(sha256=sha256, completed=True, dry_run=False)
@@ -230,7 +234,9 @@ class _Rollback(Exception):
 
 def _validate(path: Path, config: SisConfig, notify: Callable[..., None]) -> int:
     """The parse-only pass: a malformed, hostile or badly encoded file fails here, before
-    anything is written. Returns the number of records."""
+    anything is written. Returns the number of records (rows of a OneRoster zip)."""
+    if onerostercsv.is_zip(path):
+        return onerostercsv.OneRosterFeed(path, config).validate()
     records = 0
     with path.open("rb") as stream:
         for _record in parser.iter_records(
@@ -251,6 +257,8 @@ def _stage_and_apply(
 ) -> tuple[StageResult, ApplyResult, dict[str, Any]]:
     passwords: dict[str, str] = {}
     stager = Stager(changed_by=f"import:{context.job_uuid}", now=clock.now())
+    if onerostercsv.is_zip(path):
+        return _stage_and_apply_zip(path, context, config, stager, comprehensive=comprehensive)
     with path.open("rb") as stream:
         # Parsed on a background thread while this one writes; the byte count it reaches is
         # passed on from here, so that the job's own writes stay on this thread's connection.
@@ -280,20 +288,127 @@ def _stage_and_apply(
     return staged, applier.result, held
 
 
+def _stage_and_apply_zip(
+    path: Path,
+    context: jobs.JobContext,
+    config: SisConfig,
+    stager: Stager,
+    *,
+    comprehensive: bool,
+) -> tuple[StageResult, ApplyResult, dict[str, Any]]:
+    """A OneRoster CSV zip: its rows staged as the same records, then the same apply. A bulk
+    file is the whole set: the OneRoster users, classes and memberships it no longer lists
+    are dropped (users as ROLLBOOK_SIS_PERSON_DELETE says, classes closed, memberships
+    ended), each held when more than the threshold of them would go."""
+    feed = onerostercsv.OneRosterFeed(path, config)
+    persons: set[str] = set()
+    sections: set[str] = set()
+    for seen, record in enumerate(feed.records(), start=1):
+        if isinstance(record, PersonRecord):
+            persons.add(record.sourcedid)
+        elif isinstance(record, GroupRecord) and record.grouptype == onerostercsv.SECTION:
+            sections.add(record.sourcedid)
+        stager.add(record)
+        if seen % 5000 == 0:
+            context.notify("records", count=seen)
+    stager.flush()
+    context.notify("stage", bytes=int(context.params.get("size") or 0))
+    staged = stager.result
+    applier = Applier(config=config, actor=context.actor)
+    applier.apply_all(progress=lambda kind, n: context.notify("apply", kind=kind, count=n))
+    bulk = onerostercsv.spec.Mode.BULK
+    held: dict[str, Any] = {}
+    if feed.modes.get("users") is bulk:
+        held.update(_bulk_drops(USERS_HELD, persons, applier, config))
+    if feed.modes.get("classes") is bulk:
+        held.update(_bulk_drops(CLASSES_HELD, sections, applier, config))
+    if comprehensive or feed.modes.get("enrollments") is bulk:
+        terms = set(
+            StagedGroup.objects.filter(
+                grouptype=onerostercsv.SECTION, data__source=onerostercsv.SOURCE
+            ).values_list("term", flat=True)
+        )
+        held.update(
+            _comprehensive(
+                staged, applier, config, context, terms=terms, source=onerostercsv.SOURCE
+            )
+        )
+    return staged, applier.result, held
+
+
+# Keys of a held OneRoster bulk drop in the job's result (beside the terms' membership drops).
+USERS_HELD = "users.csv"
+CLASSES_HELD = "classes.csv"
+
+
+def _bulk_rows(kind: str) -> QuerySet[Any]:
+    """The OneRoster persons (or sections) in force: applied from a zip and not deleted."""
+    rows: QuerySet[Any] = (
+        StagedPerson.objects.all()
+        if kind == USERS_HELD
+        else StagedGroup.objects.filter(grouptype=onerostercsv.SECTION)
+    )
+    return rows.filter(data__source=onerostercsv.SOURCE, state=RowState.APPLIED).exclude(
+        recstatus=3
+    )
+
+
+def _bulk_drops(kind: str, listed: set[str], applier: Applier, config: SisConfig) -> dict[str, Any]:
+    """Users or classes a bulk file no longer lists: deleted, unless more than the threshold
+    of them would go; then they wait in the job's result for approval."""
+    total = 0
+    missing: list[str] = []
+    for sourcedid in _bulk_rows(kind).values_list("sourcedid", flat=True).iterator():
+        total += 1
+        if sourcedid not in listed:
+            missing.append(sourcedid)
+    if not missing:
+        return {}
+    if len(missing) / total > config.drop_threshold:
+        return {kind: {"gone": sorted(missing), "learner_drops": len(missing), "learners": total}}
+    _delete_missing(kind, missing, applier)
+    return {}
+
+
+def _delete_missing(kind: str, sourcedids: list[str], applier: Applier) -> None:
+    """Mark them deleted (recstatus 3) and apply that, as a delta's `tobedeleted` would."""
+    model: Any = StagedPerson if kind == USERS_HELD else StagedGroup
+    for start in range(0, len(sourcedids), 500):
+        for row in model.objects.filter(sourcedid__in=sourcedids[start : start + 500]):
+            row.recstatus = 3
+            row.digest = ""  # listed again later, it is a change again
+            row.state = RowState.NEW
+            row.data = {**row.data, "dropped": "absent from a bulk file"}
+            row.save(update_fields=["recstatus", "digest", "state", "data"])
+    if kind == USERS_HELD:
+        applier.apply_persons()
+    else:
+        applier.apply_groups()
+
+
 def _key(row: StagedMembership) -> tuple[str, str, str]:
     return (row.group_sourcedid, row.person_sourcedid, row.roletype)
 
 
 def _comprehensive(
-    staged: StageResult, applier: Applier, config: SisConfig, context: jobs.JobContext
+    staged: StageResult,
+    applier: Applier,
+    config: SisConfig,
+    context: jobs.JobContext,
+    *,
+    terms: set[str] | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
     """For each term of the feed, drop the SIS memberships the feed no longer lists, unless
-    more than the threshold of the term's SIS enrollments would go: then that term waits."""
+    more than the threshold of the term's SIS enrollments would go: then that term waits.
+    `terms` and `source` narrow it (a OneRoster bulk file: every term of its classes, "" for
+    classes without one, and only sections that came from OneRoster)."""
     held: dict[str, Any] = {}
-    for term in sorted(staged.terms):
-        sections = StagedGroup.objects.filter(term=term, grouptype="CourseSection").values_list(
-            "sourcedid", flat=True
-        )
+    for term in sorted(staged.terms if terms is None else terms):
+        groups = StagedGroup.objects.filter(term=term, grouptype="CourseSection")
+        if source is not None:
+            groups = groups.filter(data__source=source)
+        sections = groups.values_list("sourcedid", flat=True)
         unreadable = staged.groups_with_errors
         active = StagedMembership.objects.filter(
             group_sourcedid__in=[s for s in sections if s not in unreadable],
@@ -425,7 +540,10 @@ def run_import(context: jobs.JobContext) -> dict[str, Any]:
         context.job_uuid, staged, applied, filename=feed.filename, preview=bool(params["dry_run"])
     )
     _count(context, staged, applied)
-    summary = _summary(staged, applied)
+    summary = {
+        **_summary(staged, applied),
+        "format": "oneroster_csv" if onerostercsv.is_zip(path) else "ims_enterprise",
+    }
     feed.summary = {**summary, "held_terms": sorted(held)}
     feed.completed = True
     feed.save(update_fields=["summary", "completed"])
@@ -437,12 +555,15 @@ def run_import(context: jobs.JobContext) -> dict[str, Any]:
         result["preview_csv"] = f"/api/v1/sis/imports/{context.job_uuid}/preview.csv"
     if held:
         terms = ", ".join(
-            f"{term} ({info['learner_drops']} of {info['learners']} enrollments)"
-            for term, info in sorted(held.items())
+            f"{key} ({info['learner_drops']} of {info['learners']} rows)"
+            if "gone" in info
+            else f"term {key or '(none)'} ({info['learner_drops']} of {info['learners']} "
+            "enrollments)"
+            for key, info in sorted(held.items())
         )
         raise jobs.HoldJob(
             f"Comprehensive drops over the {config.drop_threshold:.0%} threshold wait for "
-            f"approval in term(s) {terms}.",
+            f"approval in {terms}.",
             {**result, "held": held},
         )
     return result
@@ -477,7 +598,11 @@ def _apply_held(context: jobs.JobContext, feed: Feed, config: SisConfig) -> dict
     """After approval: drop what the comprehensive run held back."""
     held = context.held_result["held"]
     applier = Applier(config=config, actor=context.actor)
-    keys = {tuple(key) for info in held.values() for key in info["drops"]}
+    for kind in (USERS_HELD, CLASSES_HELD):  # a OneRoster bulk file's users and classes
+        if kind in held:
+            _delete_missing(kind, held[kind]["gone"], applier)
+            context.count(f"{kind}.dropped_after_approval", len(held[kind]["gone"]))
+    keys = {tuple(key) for info in held.values() for key in info.get("drops", [])}
     rows = [
         row
         for row in StagedMembership.objects.filter(
@@ -496,7 +621,11 @@ class ImportFailed(Exception):
     """The file cannot be imported at all (the job fails; nothing was applied)."""
 
     def __init__(self, error: FeedError) -> None:
-        where = f" at line {error.line}, column {error.column}" if error.line else ""
+        where = f" at line {error.line}" if error.line else ""
+        if error.line and error.column:
+            where += f", column {error.column}"
+        if error.file:
+            where = f" in {error.file}{where}"
         super().__init__(f"{error.code}{where}: {error.message}")
         self.error = error
 
@@ -711,6 +840,18 @@ def term_rows() -> QuerySet[Any]:
         StagedGroup.objects.exclude(term="")
         .values("term")
         .annotate(first_seen=Min("changed_at"), last_changed=Max("changed_at"))
+    )
+
+
+def course_term_rows() -> QuerySet[Any]:
+    """Read contract for projections (ADR 0016): one row per (course run, SIS term) of the
+    staged groups applied to a course, with the columns `course_key` and `term`; callers
+    order and stream it (the CSV export merges it with the classes in key order)."""
+    return (
+        StagedGroup.objects.exclude(course_key="")
+        .exclude(term="")
+        .values("course_key", "term")
+        .distinct()
     )
 
 

@@ -40,6 +40,8 @@ from rollbook.sis_import.models import (
     StagedMembership,
     StagedPerson,
 )
+from rollbook.sis_import.onerostercsv import SOURCE as ONEROSTER
+from rollbook.sis_import.onerostercsv import course_key as oneroster_course_key
 
 DIRTY = (RowState.NEW, RowState.PENDING, RowState.ERROR)
 BATCH = 500
@@ -134,8 +136,13 @@ class _Missing(dict[str, str]):
         return ""
 
 
+def _from_oneroster(data: dict[str, Any]) -> bool:
+    return data.get("source") == ONEROSTER
+
+
 def username_for(data: dict[str, Any], sourcedid: str, config: SisConfig) -> str:
-    """The username a person gets, by the configured source, lower-cased; "" when none."""
+    """The username a person gets, by the configured source, lower-cased; "" when none.
+    A OneRoster user's source is ROLLBOOK_SIS_ONEROSTER_USERNAME_SOURCE."""
     userids: dict[str, str] = data.get("userids", {})
     email = (data.get("email") or "").strip()
     by_source = {
@@ -144,11 +151,23 @@ def username_for(data: dict[str, Any], sourcedid: str, config: SisConfig) -> str
         "logon_id": userids.get("Logon ID", ""),
         "sctid": userids.get("SCTID", ""),
         "email_id": userids.get("Email ID", ""),
+        "username": userids.get("Logon ID", ""),
+        "identifier": userids.get("SCTID", ""),
+        "sourcedid": sourcedid,
     }
-    username = by_source[config.username_source].strip()
+    source = config.oneroster_username_source if _from_oneroster(data) else config.username_source
+    username = by_source[source].strip()
     if not username and config.username_fallback_sourcedid:
         username = sourcedid
     return username.lower()
+
+
+def _sis_sourcedid(row: StagedPerson) -> str:
+    """What the account keeps as its SIS id: the sourcedid; for a OneRoster user its `SIS`
+    userId when it has one (rollbook's own export writes the account's SIS id there)."""
+    if _from_oneroster(row.data):
+        return str(row.data.get("userids", {}).get("OneRoster:SIS") or row.sourcedid)
+    return row.sourcedid
 
 
 def _full_name(data: dict[str, Any]) -> str:
@@ -282,7 +301,12 @@ class Applier:
         email or SCTID (those need the one-by-one matching and collision rules)."""
         candidates = []
         for row in batch:
-            if row.user_id or row.recstatus == 3 or row.sourcedid in self.passwords:
+            if (
+                row.user_id
+                or row.recstatus == 3
+                or row.sourcedid in self.passwords
+                or row.data.get("enabled") is False
+            ):
                 continue
             username = username_for(row.data, row.sourcedid, self.config)
             if not username:
@@ -318,7 +342,7 @@ class Applier:
                         email=email,
                         name=_full_name(row.data),
                         idnumber=sctid,
-                        sis_sourcedid=row.sourcedid,
+                        sis_sourcedid=_sis_sourcedid(row),
                     ),
                 )
             )
@@ -639,10 +663,12 @@ class Applier:
         fields: dict[str, Any] = {
             "name": _full_name(data),
             "email": email or None,
-            "sis_sourcedid": row.sourcedid,
+            "sis_sourcedid": _sis_sourcedid(row),
         }
         if sctid:
             fields["idnumber"] = sctid
+        if data.get("enabled") is not None:
+            fields["is_active"] = bool(data["enabled"])
         target = user.username if user else username
         data_after, created = people.put_user(target, actor=self.actor, **fields)
         password = self.passwords.get(row.sourcedid)
@@ -721,14 +747,20 @@ class Applier:
             self.result.count("group", FILTERED)
             return RowState.FILTERED, f"term {term} is filtered out"
         tokens = section_tokens(row, self.config.org)
-        key = row.course_key or _render(self.config.course_key_template, tokens, for_key=True)
-        CourseKey.parse(key)
-        title = _render(self.config.course_title_template, tokens, for_key=False).strip()
-        title = title or tokens["long"] or tokens["short"] or row.sourcedid
         data = row.data
+        if _from_oneroster(data):  # the class's own title and code (ADR 0016)
+            key = row.course_key or oneroster_course_key(row.sourcedid, data, term, self.config)
+            title = str(data.get("full") or row.sourcedid)
+            sis_id = str(data.get("short") or row.sourcedid)
+        else:
+            key = row.course_key or _render(self.config.course_key_template, tokens, for_key=True)
+            title = _render(self.config.course_title_template, tokens, for_key=False).strip()
+            title = title or tokens["long"] or tokens["short"] or row.sourcedid
+            sis_id = row.sourcedid
+        CourseKey.parse(key)
         existing = catalog.courses_by_key([key]).get(key)
         fields: dict[str, Any] = {
-            "sis_id": row.sourcedid,
+            "sis_id": sis_id,
             "start": _moment(data.get("begin")),
             "end": _moment(data.get("end"), end_of_day=True),
         }

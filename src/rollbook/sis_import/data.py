@@ -49,6 +49,9 @@ class PersonRecord:
     email: str = ""
     institution_role: str = ""  # institutionroletype of <institutionrole> (the primary one)
     line: int = 0
+    # Whether the account may log in, when the feed says (OneRoster `enabledUser`); None:
+    # not said (IMS Enterprise), and the account's state is left alone.
+    enabled: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

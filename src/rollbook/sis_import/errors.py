@@ -14,6 +14,14 @@ class SisErrorCode(StrEnum):
     ENCODING = "encoding"
     TOO_LARGE = "too_large"
     EMPTY_FEED = "empty_feed"
+    # A OneRoster CSV zip (FeedError with the member, line and column).
+    NOT_A_ZIP = "not_a_zip"
+    UNSAFE_ZIP = "unsafe_zip"
+    NO_MANIFEST = "no_manifest"
+    BAD_MANIFEST = "bad_manifest"
+    BAD_HEADER = "bad_header"
+    BAD_ROW = "bad_row"
+    UNKNOWN_REFERENCE = "unknown_reference"
     # One record (RecordError): the others still count.
     MISSING_FIELD = "missing_field"
     BAD_DATE = "bad_date"
@@ -94,23 +102,27 @@ class FeedError(Exception):
         *,
         line: int | None = None,
         column: int | None = None,
+        file: str = "",
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.line = line
         self.column = column
+        self.file = file  # the member of a zip (OneRoster CSV), "" for the XML itself
 
     def as_dict(self) -> dict[str, Any]:
+        where = {"file": self.file} if self.file else {}
         return {
             "code": self.code.value,
             "message": self.message,
+            **where,
             "line": self.line,
             "column": self.column,
         }
 
     def __repr__(self) -> str:
-        where = f"line={self.line}, column={self.column}"
+        where = f"file={self.file!r}, line={self.line}, column={self.column}"
         return f"FeedError({self.code.value!r}, {self.message!r}, {where})"
 
 

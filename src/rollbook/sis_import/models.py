@@ -123,7 +123,7 @@ class StagedMembership(_Staged):
 
     group_sourcedid = models.CharField(max_length=255)
     person_sourcedid = models.CharField(max_length=255)
-    roletype = models.CharField(max_length=8)
+    roletype = models.CharField(max_length=32)
     status = models.PositiveSmallIntegerField(default=1)
 
     class Meta:

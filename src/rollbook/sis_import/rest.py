@@ -56,7 +56,8 @@ def start_import(
     force: Form[bool] = False,
     commit_preview: Form[str] = "",
 ) -> Status[dict[str, object]]:
-    """Import an IMS Enterprise 1.1 file (multipart field `file`) as a job (global staff).
+    """Import an IMS Enterprise 1.1 file or a OneRoster 1.2 CSV zip (multipart field `file`;
+    a zip is known by its content) as a job (global staff).
 
     Options as form fields: `dry_run`, `comprehensive`, `force`, `commit_preview` (a dry
     run's job id). The same file again answers 409 `already_imported` unless `force`.

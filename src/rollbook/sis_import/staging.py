@@ -74,7 +74,7 @@ def person_data(record: PersonRecord) -> dict[str, Any]:
         "partname": record.partname,
         "email": record.email,
         "institution_role": record.institution_role,
-    }
+    } | ({} if record.enabled is None else {"enabled": record.enabled})
 
 
 def group_data(record: GroupRecord) -> dict[str, Any]:
