@@ -307,6 +307,7 @@ INSTALLED_APPS = [
     "rollbook.sis_import",
     "rollbook.webhooks",
     "rollbook.oneroster",
+    "rollbook.lti",
 ]
 
 MIDDLEWARE = [
