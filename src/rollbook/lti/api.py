@@ -153,8 +153,12 @@ def memberships(
     if at is None:
         audit.sequence_events()
         at = audit.last_seq()
-    elif not 0 <= at <= (last := audit.last_seq()):
-        raise BadRequest(LtiErrorCode.INVALID_CURSOR, MSG_BAD_POSITION.format(at=at, last=last))
+    else:
+        last = audit.last_seq()
+        if not 0 <= at <= last:
+            raise BadRequest(
+                LtiErrorCode.INVALID_CURSOR, MSG_BAD_POSITION.format(at=at, last=last)
+            )
     limit = _limit(limit)
     rows = people.person_rows().filter(_members_q(course.key, role))
     if after is not None:
@@ -236,10 +240,13 @@ def differences(
                 MSG_STALE_SINCE.format(since=since, last=last),
                 fields={"since": since},
             )
-    elif not since <= until <= (last := audit.last_seq()):
-        raise BadRequest(
-            LtiErrorCode.INVALID_CURSOR, MSG_BAD_WINDOW.format(until=until, since=since, last=last)
-        )
+    else:
+        last = audit.last_seq()
+        if not since <= until <= last:
+            raise BadRequest(
+                LtiErrorCode.INVALID_CURSOR,
+                MSG_BAD_WINDOW.format(until=until, since=since, last=last),
+            )
     limit = _limit(limit)
     changed = _changed(course.key, since, until, role, after)
     names = [row["uname"] for row in changed.order_by("uname")[: limit + 1]]
