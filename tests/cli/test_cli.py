@@ -176,7 +176,8 @@ def test_oneroster_client_create_list_and_revoke(env: dict[str, str]) -> None:
     assert bad.returncode == 2
     assert "invalid_scope" in bad.stderr
     # the LTI NRPS scope by its short name (ADR 0017)
-    tool = run(env, "oneroster", "client", "create", "Tool", "--scope", "contextmembership.readonly")
+    short = "contextmembership.readonly"
+    tool = run(env, "oneroster", "client", "create", "Tool", "--scope", short)
     assert tool.returncode == 0, tool.stderr
     assert (
         "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"

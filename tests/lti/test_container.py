@@ -5,7 +5,6 @@ paging, authorization and errors."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
@@ -14,78 +13,22 @@ from django.test import override_settings
 from rollbook.audit import api as audit
 from rollbook.oneroster.data import SCOPE_NRPS, SCOPE_ROSTER_CORE
 from tests.factories import Make
-from tests.lti.conftest import NrpsClient
+from tests.lti.conftest import (
+    CONTENT_DEVELOPER,
+    CS1,
+    INSTRUCTOR,
+    LEARNER,
+    LIS,
+    MEDIA_TYPE,
+    TA,
+    NrpsClient,
+    container,
+    error,
+    links,
+    query,
+    user_ids,
+)
 from tests.oneroster.conftest import BASE as ONEROSTER
-
-CS1 = "course-v1:OrgA+CS101+2026"
-BIO = "course-v1:OrgB+BIO1+2026"
-LIS = "http://purl.imsglobal.org/vocab/lis/v2/membership"
-LEARNER = f"{LIS}#Learner"
-INSTRUCTOR = f"{LIS}#Instructor"
-CONTENT_DEVELOPER = f"{LIS}#ContentDeveloper"
-TA = f"{LIS}/Instructor#TeachingAssistant"
-MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
-
-
-@pytest.fixture
-def school(db: None) -> None:
-    Make.course(CS1, title="Intro to CS")
-    Make.course(BIO, title="Biology")
-    Make.user("alice", name="Alice Mary Smith", sis_sourcedid="SIS-A1")
-    Make.user("bob", name="Bob Jones")
-    Make.user("tina", name="Tina Teach")
-    Make.user("sam", name="Sam")
-    Make.user("lee", name="Lee Assist")
-    Make.user("beth", name="Beth Beta")
-    Make.user("carl", name="Carl Bio")
-    Make.user("oscar", name="Oscar Org")
-    Make.user("ivy", name="Ivy Gone")
-    Make.enrollment(CS1, "alice")
-    Make.enrollment(CS1, "bob")
-    Make.enrollment(CS1, "bob", is_active=False)  # unenrolled: an inactive learner
-    Make.grant("tina", "instructor", course_key=CS1)
-    Make.grant("sam", "staff", course_key=CS1)
-    Make.enrollment(CS1, "sam")
-    Make.grant("lee", "limited_staff", course_key=CS1)
-    Make.grant("beth", "beta_testers", course_key=CS1)  # no member role
-    Make.enrollment(BIO, "carl")  # another course
-    Make.grant("oscar", "staff", org="OrgA")  # org roles make no one a member
-    Make.enrollment(CS1, "ivy")
-    Make.user("ivy", is_active=False)  # a deactivated account
-
-
-def container(response: Any) -> dict[str, Any]:
-    assert response.status_code == 200, response.content
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def user_ids(response: Any) -> list[str]:
-    return [member["user_id"] for member in container(response)["members"]]
-
-
-def links(response: Any) -> dict[str, str]:
-    """RFC 8288 `Link` header: {rel: url}."""
-    found = {}
-    for part in response["Link"].split(", "):
-        target, _, rel = part.partition("; ")
-        assert target.startswith("<") and target.endswith(">"), part
-        assert rel.startswith('rel="') and rel.endswith('"'), part
-        found[rel[5:-1]] = target[1:-1]
-    return found
-
-
-def query(url: str) -> dict[str, str]:
-    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
-
-
-def error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code
-    assert body["message"]
-    return body
-
 
 # -- the container, field by field ------------------------------------------------------------
 
@@ -286,7 +229,9 @@ def test_only_get(nrps: NrpsClient, school: None) -> None:
 # -- errors -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", ["course-v1:OrgA+NOPE+2026", "not-a-key", "course-v1:orga+cs101+2026"])
+@pytest.mark.parametrize(
+    "key", ["course-v1:OrgA+NOPE+2026", "not-a-key", "course-v1:orga+cs101+2026"]
+)
 def test_unknown_course_404(nrps: NrpsClient, school: None, key: str) -> None:
     body = error(nrps.get(key), 404, "course_not_found")
     assert body["fields"] == {"course_key": key}

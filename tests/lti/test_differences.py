@@ -12,21 +12,20 @@ from rollbook.audit import api as audit
 from rollbook.enrollments import api as enrollments
 from rollbook.roles import api as roles
 from tests.factories import ACTOR, Make
-from tests.lti.conftest import NrpsClient
-from tests.lti.test_container import (
+from tests.lti.conftest import (
     BIO,
     CONTENT_DEVELOPER,
     CS1,
     INSTRUCTOR,
     LEARNER,
     TA,
+    NrpsClient,
     container,
     error,
     links,
     query,
     user_ids,
 )
-from tests.lti.test_container import school as school  # noqa: F401 (the fixture)
 
 
 def members(response: Any) -> dict[str, dict[str, Any]]:

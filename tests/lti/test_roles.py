@@ -15,10 +15,10 @@ LIS = "http://purl.imsglobal.org/vocab/lis/v2/membership"
 
 
 def test_the_uris_are_the_lis_v2_context_roles() -> None:
-    assert LEARNER == f"{LIS}#Learner"
-    assert INSTRUCTOR == f"{LIS}#Instructor"
-    assert CONTENT_DEVELOPER == f"{LIS}#ContentDeveloper"
-    assert TEACHING_ASSISTANT == f"{LIS}/Instructor#TeachingAssistant"
+    assert f"{LIS}#Learner" == LEARNER
+    assert f"{LIS}#Instructor" == INSTRUCTOR
+    assert f"{LIS}#ContentDeveloper" == CONTENT_DEVELOPER
+    assert f"{LIS}/Instructor#TeachingAssistant" == TEACHING_ASSISTANT
 
 
 def test_mapping_of_rollbooks_course_roles() -> None:
@@ -44,9 +44,7 @@ def test_member_roles_merge_grants_and_enrollment() -> None:
         CONTENT_DEVELOPER,
         LEARNER,
     )
-    assert member_roles(["limited_staff", "beta_testers"], learning=False) == (
-        TEACHING_ASSISTANT,
-    )
+    assert member_roles(["limited_staff", "beta_testers"], learning=False) == (TEACHING_ASSISTANT,)
 
 
 @given(

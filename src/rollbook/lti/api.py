@@ -156,9 +156,7 @@ def memberships(
     else:
         last = audit.last_seq()
         if not 0 <= at <= last:
-            raise BadRequest(
-                LtiErrorCode.INVALID_CURSOR, MSG_BAD_POSITION.format(at=at, last=last)
-            )
+            raise BadRequest(LtiErrorCode.INVALID_CURSOR, MSG_BAD_POSITION.format(at=at, last=last))
     limit = _limit(limit)
     rows = people.person_rows().filter(_members_q(course.key, role))
     if after is not None:
