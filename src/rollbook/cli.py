@@ -112,9 +112,12 @@ def cmd_oneroster_client_create(args: argparse.Namespace) -> int:
     _setup_django()
     from rollbook.audit.data import Actor
     from rollbook.oneroster import api as oneroster
-    from rollbook.oneroster.data import SCOPE_BASE
+    from rollbook.oneroster.data import SCOPE_BASE, SCOPE_NRPS
 
-    scopes = tuple(s if s.startswith("https://") else SCOPE_BASE + s for s in args.scope)
+    short = {SCOPE_NRPS.rsplit("/", 1)[1]: SCOPE_NRPS}  # contextmembership.readonly (LTI NRPS)
+    scopes = tuple(
+        s if s.startswith("https://") else short.get(s, SCOPE_BASE + s) for s in args.scope
+    )
     try:
         client, secret = oneroster.create_client(
             args.name, actor=Actor.system("cli"), scopes=scopes or oneroster.ALL_SCOPES
@@ -812,7 +815,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_certificates_verify)
 
     oneroster = sub.add_parser(
-        "oneroster", help="OneRoster 1.2 rostering provider: OAuth clients, CSV export"
+        "oneroster",
+        help="OneRoster 1.2 provider and LTI NRPS: OAuth clients, CSV export",
     ).add_subparsers(dest="oneroster_command", required=True, metavar="ACTION")
     p = oneroster.add_parser("export", help="write the roster as a OneRoster 1.2 CSV bulk zip")
     p.add_argument("file", metavar="FILE.zip")
@@ -828,7 +832,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--scope",
         action="append",
         default=[],
-        help="a scope it may ask for, e.g. roster-core.readonly (repeat; default: all three)",
+        help=(
+            "a scope it may ask for: roster-core.readonly, roster.readonly, "
+            "roster-demographics.readonly (OneRoster) or contextmembership.readonly "
+            "(LTI NRPS); repeat; default: all four"
+        ),
     )
     p.set_defaults(func=cmd_oneroster_client_create)
     p = client.add_parser("list", help="list clients: id, state, name, scopes")

@@ -326,6 +326,7 @@ INSTALLED_APPS = [
     "rollbook.sis_import",
     "rollbook.webhooks",
     "rollbook.oneroster",
+    "rollbook.lti",
 ]
 
 MIDDLEWARE = [

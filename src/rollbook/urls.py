@@ -23,6 +23,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     # OneRoster 1.2 rostering (/ims/oneroster/rostering/v1p2/...) and its OAuth token endpoint.
     path("", include("rollbook.oneroster.urls")),
+    # LTI Advantage Names and Role Provisioning Services 2.0 (/lti/nrps/v2/...), ADR 0017.
+    path("", include("rollbook.lti.urls")),
     # The credentials' issuer profile with its public key; before the verify page's catch-all.
     path("certificates/issuer", issuer.issuer_profile_view, name="certificate-issuer"),
     # The issuer's revocation list (a signed BitstringStatusListCredential).

@@ -349,3 +349,35 @@ def test_a_failing_listener_does_not_fail_the_numbering() -> None:
         assert audit.sequence_events() == 1
     finally:
         audit._LISTENERS.remove(broken)
+
+
+# ---------------------------------------------------------------- the read contract (ADR 0017)
+
+
+def test_event_rows_is_the_numbered_window() -> None:
+    write("user:mary", 4)
+    write("user:ann", 1, event="user.created")
+    assert audit.sequence_events() == 5
+    assert audit.last_seq() == 5
+    rows = audit.event_rows(1, 4).order_by("seq")
+    assert [row["seq"] for row in rows.values("seq")] == [2, 3, 4]
+    first = rows.values("seq", "event", "subject", "before", "after").first()
+    assert first == {
+        "seq": 2,
+        "event": "user.updated",
+        "subject": "user:mary",
+        "before": None,
+        "after": {"n": 1},
+    }
+    # JSON keys of the snapshots can be filtered on (the LTI feed does)
+    assert list(audit.event_rows(0, 5).filter(after__n=3).values_list("seq", flat=True)) == [4]
+    assert not audit.event_rows(5, 5).exists()
+    assert not audit.event_rows(3, 2).exists()
+
+
+def test_event_rows_leaves_out_rows_without_a_number() -> None:
+    write("user:mary", 2)
+    # not numbered yet (the test's transaction has not committed): outside every window
+    assert not audit.event_rows(0, 10**9).exists()
+    audit.sequence_events()
+    assert audit.event_rows(0, audit.last_seq()).count() == 2

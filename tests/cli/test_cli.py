@@ -175,3 +175,11 @@ def test_oneroster_client_create_list_and_revoke(env: dict[str, str]) -> None:
     bad = run(env, "oneroster", "client", "create", "X", "--scope", "everything")
     assert bad.returncode == 2
     assert "invalid_scope" in bad.stderr
+    # the LTI NRPS scope by its short name (ADR 0017)
+    short = "contextmembership.readonly"
+    tool = run(env, "oneroster", "client", "create", "Tool", "--scope", short)
+    assert tool.returncode == 0, tool.stderr
+    assert (
+        "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+        in run(env, "oneroster", "client", "list").stdout
+    )

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 
 from rollbook.audit.data import Actor, AuditEventData, EventData
 from rollbook.audit.models import AuditEvent
@@ -20,6 +20,7 @@ __all__ = [
     "Actor",
     "AuditEventData",
     "EventData",
+    "event_rows",
     "events_after",
     "events_by_seq",
     "last_seq",
@@ -221,6 +222,14 @@ def events_by_seq(seqs: Sequence[int]) -> dict[int, EventData]:
         return {}
     rows = AuditEvent.objects.filter(seq__in=list(seqs))
     return {cast(int, row.seq): _event(row) for row in rows}
+
+
+def event_rows(after: int, upto: int) -> QuerySet[Any]:
+    """Read contract for projections (ADR 0015, 0017): the events numbered `after < seq <=
+    upto`, with the columns `seq`, `event`, `subject`, `before` and `after` (JSON). It does not
+    run the sequencer: take `upto` from `last_seq()` (after `sequence_events()` when the caller
+    must see every committed change), so that the window is fixed while it is paged."""
+    return AuditEvent.objects.filter(seq__gt=after, seq__lte=upto)
 
 
 def last_seq() -> int:

@@ -11,6 +11,7 @@ __all__ = [
     "SCOPES_FOR_ROSTERING",
     "SCOPE_BASE",
     "SCOPE_DEMOGRAPHICS",
+    "SCOPE_NRPS",
     "SCOPE_ROSTER",
     "SCOPE_ROSTER_CORE",
     "ClientData",
@@ -23,7 +24,10 @@ SCOPE_BASE = "https://purl.imsglobal.org/spec/or/v1p2/scope/"
 SCOPE_ROSTER_CORE = SCOPE_BASE + "roster-core.readonly"
 SCOPE_ROSTER = SCOPE_BASE + "roster.readonly"
 SCOPE_DEMOGRAPHICS = SCOPE_BASE + "roster-demographics.readonly"
-ALL_SCOPES: tuple[str, ...] = (SCOPE_ROSTER_CORE, SCOPE_ROSTER, SCOPE_DEMOGRAPHICS)
+# LTI Advantage Names and Role Provisioning Services 2.0 (rollbook.lti, ADR 0017): the same
+# clients and tokens guard the membership containers.
+SCOPE_NRPS = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+ALL_SCOPES: tuple[str, ...] = (SCOPE_ROSTER_CORE, SCOPE_ROSTER, SCOPE_DEMOGRAPHICS, SCOPE_NRPS)
 # Any one of these lets a token read orgs, academicSessions, courses, classes, users and
 # enrollments (rollbook has no demographics to serve).
 SCOPES_FOR_ROSTERING: frozenset[str] = frozenset({SCOPE_ROSTER_CORE, SCOPE_ROSTER})
