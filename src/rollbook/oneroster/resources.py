@@ -21,10 +21,20 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db.models import CharField, DateTimeField, F, IntegerField, Q, QuerySet, Value
+from django.db.models import (
+    CharField,
+    DateTimeField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.expressions import Case, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Concat
+from django.db.models.functions import Cast, Concat, Greatest
 
 from rollbook.catalog import api as catalog
 from rollbook.enrollments import api as enrollments
@@ -125,10 +135,15 @@ def _last_known(name: str) -> Cast:
 
 
 def teaching_rows() -> QuerySet[Any]:
-    """The teaching role grants on course runs that exist (a course run's deletion leaves its
-    grants behind in roles, keyed by the course key: they are tombstones, not teachers)."""
-    return roles.course_role_rows(TEACHING_ROLES).filter(
-        course_key__in=catalog.course_rows().values("key")
+    """The teaching role grants on course runs that exist, with `run_created`, the creation
+    of their run. A course run's deletion leaves its grants behind in roles (keyed by the
+    course key): they are tombstones, not teachers, until a run of that key is created again,
+    which brings them back (changed then, for a delta client)."""
+    run = catalog.course_rows().filter(key=OuterRef("course_key")).values("created")[:1]
+    return (
+        roles.course_role_rows(TEACHING_ROLES)
+        .annotate(run_created=Subquery(run))
+        .filter(run_created__isnull=False)
     )
 
 
@@ -608,7 +623,7 @@ def _enrollment_parts() -> list[QuerySet[Any]]:
             output_field=_TEXT,
         ),
         status=Value(ACTIVE, output_field=_TEXT),
-        dateLastModified=F("created"),
+        dateLastModified=Greatest("created", "run_created"),
         enrollment_role=Case(
             *(When(role=name, then=Value(kind)) for name, kind in TEACHING_ROLES.items()),
             output_field=_TEXT,
