@@ -96,7 +96,8 @@ def test_orgs(roster: RosterClient, school: None, now: Clock) -> None:
     gone = iso(now.moment)
     assert delta(roster, "orgs", since) == {"OrgC": ("tobedeleted", gone)}
     org = roster.get("orgs/OrgC").json()["org"]
-    assert (org["status"], org["dateLastModified"], org["identifier"]) == ("tobedeleted", gone, "OrgC")
+    assert (org["status"], org["dateLastModified"]) == ("tobedeleted", gone)
+    assert org["identifier"] == "OrgC"
     assert not catalog.rename_org("OrgA", name="Org A University", actor=ACTOR)  # no change
 
 
@@ -275,14 +276,10 @@ def test_tombstones_are_served_for_the_retention_then_pruned(
     roster: RosterClient, school: None, now: Clock
 ) -> None:
     roles.revoke_role("sam", "staff", course_key=CS2, actor=ACTOR)
-    assert ids_of(roster, "enrollments", filter="status='tobedeleted'") == [
-        f"enr:{CS2}:sam:staff"
-    ]
+    assert ids_of(roster, "enrollments", filter="status='tobedeleted'") == [f"enr:{CS2}:sam:staff"]
     now.step(10 * 86400 - 1)  # the last second of the retention
     roster.token = issue()  # tokens live an hour
-    assert ids_of(roster, "enrollments", filter="status='tobedeleted'") == [
-        f"enr:{CS2}:sam:staff"
-    ]
+    assert ids_of(roster, "enrollments", filter="status='tobedeleted'") == [f"enr:{CS2}:sam:staff"]
     now.step(2)
     roster.token = issue()
     assert ids_of(roster, "enrollments", filter="status='tobedeleted'") == []
@@ -322,7 +319,7 @@ def test_sync_reads_the_log_once_and_in_batches(
     assert audit.last_seq() >= read
 
 
-# -- users' modification time, from the migration on ------------------------------------------------
+# -- users' modification time, from the migration on ----------------------------------------
 
 
 def test_the_migration_gives_existing_users_their_last_change(db: None, now: Clock) -> None:

@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 
 from rollbook.catalog import api as catalog
-from rollbook.roles import api as roles
 from rollbook.oneroster.resources import iso
+from rollbook.roles import api as roles
 from tests.factories import ACTOR, Make
 from tests.oneroster.conftest import BASE, RosterClient
 
