@@ -9,7 +9,11 @@ from typing import Any
 
 import pytest
 from django.apps import apps as django_apps
+from django.db import transaction
 from django.test import override_settings
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from rollbook.audit import api as audit
 from rollbook.catalog import api as catalog
@@ -351,3 +355,138 @@ def test_enrollment_writes_move_modified(db: None, now: Clock) -> None:
     now.step()
     enrollments.put_enrollment(CS1, "ann", actor=ACTOR, is_active=False)
     assert enrollments.get_enrollment(CS1, "ann").modified == now.moment
+
+
+# -- the delta since any point is what was touched after it ---------------------------------------
+
+USERS = ("u0", "u1")
+RUNS = ("course-v1:OrgA+C1+1", "course-v1:OrgA+C1+2", "course-v1:OrgB+C2+1")
+TEACHING = ("instructor", "staff")
+
+
+class Rollback(Exception):
+    pass
+
+
+class Expected:
+    """What OneRoster should show, by (resource, sourcedId): (status, last change)."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, int] = {}  # username -> name
+        self.runs: dict[str, str] = {}  # key -> title
+        self.grants: set[tuple[str, str, str]] = set()  # (user, run, role), runs maybe gone
+        self.shown: dict[tuple[str, str], tuple[str, dt.datetime]] = {}
+
+    def touch(self, resource: str, sourced_id: str, status: str, when: dt.datetime) -> None:
+        self.shown[(resource, sourced_id)] = (status, when)
+
+    def enrollment(self, user: str, run: str, role: str, status: str, when: dt.datetime) -> None:
+        self.touch("enrollments", f"enr:{run}:{user}:{role}", status, when)
+
+    def course(self, run: str, when: dt.datetime) -> None:
+        group = run.removeprefix("course-v1:").rsplit("+", 1)[0]
+        alive = any(key.startswith(f"course-v1:{group}+") for key in self.runs)
+        self.touch("courses", group, "active" if alive else "tobedeleted", when)
+
+
+def _step(op: tuple[Any, ...], model: Expected, when: dt.datetime) -> None:
+    match op:
+        case ("put_user", user, name):
+            people.put_user(user, actor=ACTOR, name=f"Name {name}")
+            if model.users.get(user) != name:
+                model.touch("users", user, "active", when)
+            model.users[user] = name
+        case ("delete_user", user) if user in model.users:
+            people.delete_user(people.get_user_ref(user).id, actor=ACTOR)
+            del model.users[user]
+            model.touch("users", user, "tobedeleted", when)
+            for held in sorted(g for g in model.grants if g[0] == user):
+                model.enrollment(*held, "tobedeleted", when)
+                model.grants.discard(held)
+        case ("put_run", run, title):
+            created = run not in model.runs
+            if created or model.runs[run] != f"T{title}":
+                org = run.removeprefix("course-v1:").split("+")[0]
+                if ("orgs", org) not in model.shown:  # its first course makes it
+                    model.touch("orgs", org, "active", when)
+                catalog.put_course(run, actor=ACTOR, title=f"T{title}")
+                model.runs[run] = f"T{title}"
+                model.touch("classes", run, "active", when)
+                model.course(run, when)
+                if created:
+                    for held in sorted(g for g in model.grants if g[1] == run):
+                        model.enrollment(*held, "active", when)
+        case ("delete_run", run) if run in model.runs:
+            catalog.delete_course(run, actor=ACTOR)
+            del model.runs[run]
+            model.touch("classes", run, "tobedeleted", when)
+            model.course(run, when)
+            for held in sorted(g for g in model.grants if g[1] == run):
+                model.enrollment(*held, "tobedeleted", when)
+        case ("grant", user, run, role) if user in model.users and run in model.runs:
+            if (user, run, role) not in model.grants:
+                Make.grant(user, role, course_key=run)
+                model.grants.add((user, run, role))
+                model.enrollment(user, run, role, "active", when)
+        case ("revoke", user, run, role) if (user, run, role) in model.grants:
+            roles.revoke_role(user, role, course_key=run, actor=ACTOR)
+            model.grants.discard((user, run, role))
+            model.enrollment(user, run, role, "tobedeleted", when)
+        case ("sync",):
+            tombstones.sync()
+
+
+_users = st.sampled_from(USERS)
+_runs = st.sampled_from(RUNS)
+OPERATIONS = st.one_of(
+    st.tuples(st.just("put_user"), _users, st.integers(0, 2)),
+    st.tuples(st.just("delete_user"), _users),
+    st.tuples(st.just("put_run"), _runs, st.integers(0, 2)),
+    st.tuples(st.just("delete_run"), _runs),
+    st.tuples(st.just("grant"), _users, _runs, st.sampled_from(TEACHING)),
+    st.tuples(st.just("revoke"), _users, _runs, st.sampled_from(TEACHING)),
+    st.tuples(st.just("sync")),
+)
+
+
+@hypothesis_settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.lists(OPERATIONS, min_size=1, max_size=16))
+@example(  # a user deleted with its grants: the database cascades them without an event
+    [("put_user", "u0", 1), ("put_run", RUNS[0], 1), ("grant", "u0", RUNS[0], "staff")]
+    + [("sync",), ("delete_user", "u0")]
+)
+@example(  # a course run deleted and created again: its grants end and come back
+    [("put_user", "u1", 0), ("put_run", RUNS[1], 0), ("grant", "u1", RUNS[1], "instructor")]
+    + [("delete_run", RUNS[1]), ("sync",), ("put_run", RUNS[1], 2), ("delete_run", RUNS[0])]
+)
+def test_the_delta_since_any_point_is_what_was_touched_after_it(
+    db: None, monkeypatch: pytest.MonkeyPatch, steps: list[tuple[Any, ...]]
+) -> None:
+    now = Clock()
+    monkeypatch.setattr(clock, "now", now)
+    try:
+        with transaction.atomic():
+            roster = RosterClient(issue())
+            model = Expected()
+            points = [now.moment]
+            for op in steps:
+                now.step()
+                _step(op, model, now.moment)
+                points.append(now.moment)
+            for resource in ("orgs", "courses", "classes", "users", "enrollments"):
+                for point in points:
+                    since = iso(point)
+                    assert since is not None
+                    wanted = {
+                        sourced_id: (status, iso(when))
+                        for (kind, sourced_id), (status, when) in model.shown.items()
+                        if kind == resource and when > point
+                    }
+                    assert delta(roster, resource, since) == wanted, (resource, since)
+            raise Rollback
+    except Rollback:
+        pass
