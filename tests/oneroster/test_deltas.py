@@ -456,12 +456,24 @@ OPERATIONS = st.one_of(
 )
 @given(st.lists(OPERATIONS, min_size=1, max_size=16))
 @example(  # a user deleted with its grants: the database cascades them without an event
-    [("put_user", "u0", 1), ("put_run", RUNS[0], 1), ("grant", "u0", RUNS[0], "staff")]
-    + [("sync",), ("delete_user", "u0")]
+    [
+        ("put_user", "u0", 1),
+        ("put_run", RUNS[0], 1),
+        ("grant", "u0", RUNS[0], "staff"),
+        ("sync",),
+        ("delete_user", "u0"),
+    ]
 )
 @example(  # a course run deleted and created again: its grants end and come back
-    [("put_user", "u1", 0), ("put_run", RUNS[1], 0), ("grant", "u1", RUNS[1], "instructor")]
-    + [("delete_run", RUNS[1]), ("sync",), ("put_run", RUNS[1], 2), ("delete_run", RUNS[0])]
+    [
+        ("put_user", "u1", 0),
+        ("put_run", RUNS[1], 0),
+        ("grant", "u1", RUNS[1], "instructor"),
+        ("delete_run", RUNS[1]),
+        ("sync",),
+        ("put_run", RUNS[1], 2),
+        ("delete_run", RUNS[0]),
+    ]
 )
 def test_the_delta_since_any_point_is_what_was_touched_after_it(
     db: None, monkeypatch: pytest.MonkeyPatch, steps: list[tuple[Any, ...]]
