@@ -149,6 +149,16 @@ def cmd_oneroster_client_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_oneroster_tombstones(args: argparse.Namespace) -> int:
+    _setup_django()
+    from rollbook.oneroster import api as oneroster
+
+    read = oneroster.sync_tombstones()
+    pruned = oneroster.prune_tombstones()
+    err.print(f"read {read} audit events; pruned {pruned} tombstones past the retention")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     _setup_django()
     from django.conf import settings
@@ -785,7 +795,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_certificates_verify)
 
     oneroster = sub.add_parser(
-        "oneroster", help="OneRoster 1.2 rostering provider: OAuth clients"
+        "oneroster", help="OneRoster 1.2 rostering provider: OAuth clients, tombstones"
     ).add_subparsers(dest="oneroster_command", required=True, metavar="ACTION")
     client = oneroster.add_parser("client", help="OAuth 2 clients").add_subparsers(
         dest="client_command", required=True, metavar="ACTION"
@@ -806,6 +816,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = client.add_parser("revoke", help="revoke a client and its tokens")
     p.add_argument("client_id")
     p.set_defaults(func=cmd_oneroster_client_revoke)
+    p = oneroster.add_parser(
+        "tombstones",
+        help="derive the tombstones of deleted objects from the audit log now, and prune "
+        "those past ROLLBOOK_ONEROSTER_TOMBSTONE_RETENTION_DAYS (reads do both on their own)",
+    )
+    p.set_defaults(func=cmd_oneroster_tombstones)
 
     sub.add_parser("manage", help="Django management commands (rollbook manage help)")
     return parser

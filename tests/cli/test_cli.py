@@ -175,3 +175,6 @@ def test_oneroster_client_create_list_and_revoke(env: dict[str, str]) -> None:
     bad = run(env, "oneroster", "client", "create", "X", "--scope", "everything")
     assert bad.returncode == 2
     assert "invalid_scope" in bad.stderr
+    tombstones = run(env, "oneroster", "tombstones")
+    assert tombstones.returncode == 0, tombstones.stderr
+    assert "pruned 0 tombstones" in tombstones.stderr

@@ -49,7 +49,9 @@ __all__ = [
     "issue_token",
     "list_clients",
     "list_objects",
+    "prune_tombstones",
     "revoke_client",
+    "sync_tombstones",
     "user_classes",
 ]
 
@@ -80,6 +82,18 @@ class Query:
             raise OneRosterError(400, CodeMinor(exc.code.value), exc.message) from exc
         self.limit = min(max(limit, 1), MAX_LIMIT)
         self.offset = max(offset, 0)
+
+
+def sync_tombstones() -> int:
+    """Derive the tombstones from the audit events numbered since the last run (every read
+    does it first; ADR 0018); returns how many events it read."""
+    return tombstones.sync()
+
+
+def prune_tombstones() -> int:
+    """Delete the tombstones past the retention (reads do it at most hourly); returns how
+    many it deleted."""
+    return tombstones.prune()
 
 
 def _bad(exc: FilterError) -> OneRosterError:
