@@ -374,6 +374,7 @@ class Expected:
     def __init__(self) -> None:
         self.users: dict[str, int] = {}  # username -> name
         self.runs: dict[str, str] = {}  # key -> title
+        self.orgs: dict[str, str] = {}  # short name -> name
         self.grants: set[tuple[str, str, str]] = set()  # (user, run, role), runs maybe gone
         self.shown: dict[tuple[str, str], tuple[str, dt.datetime]] = {}
 
@@ -407,8 +408,9 @@ def _step(op: tuple[Any, ...], model: Expected, when: dt.datetime) -> None:
             created = run not in model.runs
             if created or model.runs[run] != f"T{title}":
                 org = run.removeprefix("course-v1:").split("+")[0]
-                if ("orgs", org) not in model.shown:  # its first course makes it
+                if org not in model.orgs:  # its first course makes it
                     model.touch("orgs", org, "active", when)
+                    model.orgs[org] = ""
                 catalog.put_course(run, actor=ACTOR, title=f"T{title}")
                 model.runs[run] = f"T{title}"
                 model.touch("classes", run, "active", when)
@@ -432,12 +434,23 @@ def _step(op: tuple[Any, ...], model: Expected, when: dt.datetime) -> None:
             roles.revoke_role(user, role, course_key=run, actor=ACTOR)
             model.grants.discard((user, run, role))
             model.enrollment(user, run, role, "tobedeleted", when)
+        case ("rename_org", org, name) if org in model.orgs:
+            catalog.rename_org(org, name=f"N{name}", actor=ACTOR)
+            if model.orgs[org] != f"N{name}":
+                model.touch("orgs", org, "active", when)
+            model.orgs[org] = f"N{name}"
+        case ("delete_org", org) if org in model.orgs:
+            if not any(run.startswith(f"course-v1:{org}+") for run in model.runs):
+                catalog.delete_org(org, actor=ACTOR)
+                del model.orgs[org]
+                model.touch("orgs", org, "tobedeleted", when)
         case ("sync",):
             tombstones.sync()
 
 
 _users = st.sampled_from(USERS)
 _runs = st.sampled_from(RUNS)
+_orgs = st.sampled_from(("OrgA", "OrgB"))
 OPERATIONS = st.one_of(
     st.tuples(st.just("put_user"), _users, st.integers(0, 2)),
     st.tuples(st.just("delete_user"), _users),
@@ -445,6 +458,8 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("delete_run"), _runs),
     st.tuples(st.just("grant"), _users, _runs, st.sampled_from(TEACHING)),
     st.tuples(st.just("revoke"), _users, _runs, st.sampled_from(TEACHING)),
+    st.tuples(st.just("rename_org"), _orgs, st.integers(0, 1)),
+    st.tuples(st.just("delete_org"), _orgs),
     st.tuples(st.just("sync")),
 )
 
