@@ -42,6 +42,7 @@ def _events(subject: str) -> list[str]:
         "enrollments_courseenrollment",
         "jobs_job",
         "audit_auditevent",
+        "oneroster_tombstone",
     ],
 )
 def test_every_changelist_renders(admin_client: Client, model: str) -> None:
