@@ -178,6 +178,16 @@ def cmd_oneroster_client_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_oneroster_tombstones(args: argparse.Namespace) -> int:
+    _setup_django()
+    from rollbook.oneroster import api as oneroster
+
+    read = oneroster.sync_tombstones()
+    pruned = oneroster.prune_tombstones()
+    err.print(f"read {read} audit events; pruned {pruned} tombstones past the retention")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     _setup_django()
     from django.conf import settings
@@ -816,7 +826,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     oneroster = sub.add_parser(
         "oneroster",
-        help="OneRoster 1.2 provider and LTI NRPS: OAuth clients, CSV export",
+        help="OneRoster 1.2 provider and LTI NRPS: OAuth clients, CSV export, tombstones",
     ).add_subparsers(dest="oneroster_command", required=True, metavar="ACTION")
     p = oneroster.add_parser("export", help="write the roster as a OneRoster 1.2 CSV bulk zip")
     p.add_argument("file", metavar="FILE.zip")
@@ -844,6 +854,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = client.add_parser("revoke", help="revoke a client and its tokens")
     p.add_argument("client_id")
     p.set_defaults(func=cmd_oneroster_client_revoke)
+    p = oneroster.add_parser(
+        "tombstones",
+        help="derive the tombstones of deleted objects from the audit log now, and prune "
+        "those past ROLLBOOK_ONEROSTER_TOMBSTONE_RETENTION_DAYS (reads do both on their own)",
+    )
+    p.set_defaults(func=cmd_oneroster_tombstones)
 
     sub.add_parser("manage", help="Django management commands (rollbook manage help)")
     return parser

@@ -247,6 +247,13 @@ WEBHOOKS: dict[str, Any] = {
     "MAX_PENDING": _env_int("ROLLBOOK_WEBHOOKS_MAX_PENDING", 10_000),
 }
 
+# ---------------------------------------------------------------- OneRoster (ADR 0015, 0018)
+ONEROSTER: dict[str, Any] = {
+    # Days a deleted course run, org, user or teaching role grant is served as `tobedeleted`
+    # (and kept as a tombstone) after its deletion; delta clients must pull more often.
+    "TOMBSTONE_RETENTION_DAYS": _env_int("ROLLBOOK_ONEROSTER_TOMBSTONE_RETENTION_DAYS", 90),
+}
+
 # ---------------------------------------------------------------- the live LMB endpoint
 LMB: dict[str, Any] = {
     "ENABLED": _env_bool("ROLLBOOK_LMB_ENABLED", True),

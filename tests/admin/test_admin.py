@@ -42,6 +42,7 @@ def _events(subject: str) -> list[str]:
         "enrollments_courseenrollment",
         "jobs_job",
         "audit_auditevent",
+        "oneroster_tombstone",
     ],
 )
 def test_every_changelist_renders(admin_client: Client, model: str) -> None:
@@ -215,3 +216,50 @@ def test_deleting_courses_libraries_and_orgs_in_admin_is_audited(
     assert _events("course:course-v1:GoneX+C1+2026")[0] == "course.deleted"
     assert _events("library:lib:GoneX:lib1")[0] == "library.deleted"
     assert _events("org:GoneX")[0] == "org.deleted"
+
+
+def test_org_rename_in_admin_goes_through_the_api(admin_client: Client) -> None:
+    Make.course(COURSE)
+    org = Org.objects.get(short_name="edX")
+    url = reverse("admin:catalog_org_change", args=[org.pk])
+    assert admin_client.get(url).status_code == 200
+    response = admin_client.post(url, {"name": "edX University"})
+    assert response.status_code == 302, response.content[:2000]
+    renamed = Org.objects.get(pk=org.pk)
+    assert renamed.name == "edX University"
+    assert renamed.modified > org.modified
+    event = audit.list_events(subject="org:edX", page=PageRequest()).items[0]
+    assert (event.event, event.source) == ("org.updated", "admin")
+    assert event.before == {"org": "edX", "name": ""}
+    assert event.after == {"org": "edX", "name": "edX University"}
+
+
+def test_profile_edit_in_admin_moves_the_users_modified_time(admin_client: Client) -> None:
+    mary = Make.user("mary")
+    url = reverse("admin:people_user_change", args=[mary.id])
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    response = admin_client.post(
+        url,
+        {
+            "username": "mary",
+            "name": mary.name,
+            "email": mary.email,
+            "is_active": "on",
+            "date_joined_0": mary.date_joined.strftime("%Y-%m-%d"),
+            "date_joined_1": mary.date_joined.strftime("%H:%M:%S"),
+            "profile-TOTAL_FORMS": "1",
+            "profile-INITIAL_FORMS": "1",
+            "profile-MIN_NUM_FORMS": "0",
+            "profile-MAX_NUM_FORMS": "1",
+            "profile-0-user": str(mary.id),
+            "profile-0-idnumber": "900777",
+            "profile-0-sis_sourcedid": "",
+            "profile-0-allow_certificate": "on",
+        },
+    )
+    assert response.status_code == 302, response.content[:3000]
+    after = people.get_user("mary")
+    assert after.idnumber == "900777"
+    assert after.modified > mary.modified
+    assert _events("user:mary")[0] == "user.updated"

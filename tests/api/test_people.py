@@ -16,6 +16,7 @@ USER_KEYS = {
     "sis_sourcedid",
     "allow_certificate",
     "date_joined",
+    "modified",
 }
 
 
@@ -34,10 +35,11 @@ def test_put_creates_then_updates(staff_api: Any) -> None:
     assert body["allow_certificate"] is False
     assert body["name"] == "Mary"  # fields not sent keep their value
     assert body["date_joined"] == created.json()["date_joined"]
+    assert body["modified"] > created.json()["modified"]  # a profile change moves it
 
     again = staff_api.put("users/MARY", {})
     assert again.status_code == 200
-    assert again.json() == body
+    assert again.json() == body  # nothing changed: `modified` stays
 
 
 def test_get_is_case_insensitive(staff_api: Any) -> None:

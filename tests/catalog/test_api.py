@@ -10,10 +10,11 @@ import pytest
 from rollbook.audit import api as audit
 from rollbook.audit.data import Actor
 from rollbook.catalog import api as catalog
+from rollbook.catalog.errors import CatalogErrorCode
 from rollbook.catalog.models import Course, Library, Org
 from rollbook.lib.errors import Invalid, NotFound
 from rollbook.lib.pagination import PageRequest
-from tests.factories import Make
+from tests.factories import ACTOR, Make
 
 pytestmark = pytest.mark.django_db
 
@@ -435,3 +436,17 @@ def test_list_libraries_without_filters_lists_all() -> None:
     page = catalog.list_libraries(page=PageRequest(page_size=2))
     assert page.count == 3
     assert [lib.key for lib in page.items] == ["lib:BerkeleyX:a", "lib:MITx:a"]
+
+
+def test_rename_org_is_audited_and_moves_modified(db: None) -> None:
+    Make.course("course-v1:RenX+C1+2026")
+    before = Org.objects.get(short_name="RenX")
+    assert before.modified == before.created
+    assert catalog.rename_org("RenX", name="Ren University", actor=ACTOR)
+    after = Org.objects.get(short_name="RenX")
+    assert (after.name, after.modified > before.modified) == ("Ren University", True)
+    assert not catalog.rename_org("RenX", name="Ren University", actor=ACTOR)
+    assert Org.objects.get(short_name="RenX").modified == after.modified
+    with pytest.raises(NotFound) as caught:
+        catalog.rename_org("NoSuchX", name="x", actor=ACTOR)
+    assert caught.value.code == CatalogErrorCode.ORG_NOT_FOUND

@@ -183,3 +183,6 @@ def test_oneroster_client_create_list_and_revoke(env: dict[str, str]) -> None:
         "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
         in run(env, "oneroster", "client", "list").stdout
     )
+    tombstones = run(env, "oneroster", "tombstones")
+    assert tombstones.returncode == 0, tombstones.stderr
+    assert "pruned 0 tombstones" in tombstones.stderr

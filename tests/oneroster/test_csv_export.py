@@ -146,7 +146,7 @@ def test_each_file_costs_the_same_few_queries_whatever_its_size(size: int) -> No
     expected = {
         "academicSessions": 1,
         "orgs": 1,
-        "courses": 1,
+        "courses": 2,  # the runs, and the tombstones of runs and courses (ADR 0018)
         "classes": 2,
         "users": 1,
         "enrollments": 2,
@@ -231,3 +231,23 @@ def test_terms_go_to_their_class_whatever_the_collation() -> None:
     merged = [q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"]]
     collation = '"C"' if connection.vendor == "postgresql" else '"BINARY"'
     assert sum(f"COLLATE {collation}" in sql for sql in merged) >= 2
+
+
+def test_a_bulk_file_leaves_out_what_was_deleted() -> None:
+    """REST serves a deleted course run and its course as `tobedeleted` tombstones (ADR
+    0018); a bulk file is what exists, so neither is in it."""
+    from rollbook.catalog import api as catalog
+
+    school()
+    gone = "course-v1:OrgB+GONE1+2026"
+    Make.course(gone, title="Withdrawn")
+    catalog.delete_course(gone, actor=ACTOR)
+    api.sync_tombstones()
+    shown = api.list_objects("courses", api.Query(limit=1000), base="").objects
+    assert {"OrgB+GONE1": "tobedeleted"}.items() <= {
+        o["sourcedId"]: o["status"] for o in shown
+    }.items()
+    files = members(export())
+    assert "OrgB+GONE1" not in {row["sourcedId"] for row in files["courses.csv"]}
+    assert gone not in {row["sourcedId"] for row in files["classes.csv"]}
+    assert {row["sourcedId"] for row in files["courses.csv"]} == {"OrgA+CS101", "OrgB+BIO1"}

@@ -199,16 +199,22 @@ def events_after(
     types: Sequence[str] | None = None,
     subject: str | None = None,
     limit: int = 100,
+    upto: int | None = None,
 ) -> list[EventData]:
     """The events numbered after `after`, in number order, at most `limit` (1 to 1000).
 
     Numbers the committed rows first, so a reader sees every committed change. `types`: event
     names (`enrollment.created`), or prefixes ending in '*' (`enrollment.*`); empty or None:
-    all. `subject`: exact, or a prefix ending in '*' (`enrollment:KEY:*`)."""
+    all. `subject`: exact, or a prefix ending in '*' (`enrollment:KEY:*`). `upto`: only the
+    events numbered up to it, and no numbering run (the caller numbered them and read `upto`
+    from `last_seq()`; a reader that scans in pages to a fixed end, inside a transaction)."""
     if not 1 <= limit <= MAX_EVENTS:
         raise ValueError(f"limit must be 1 to {MAX_EVENTS}")
-    sequence_events()
     rows = AuditEvent.objects.filter(seq__gt=after)
+    if upto is None:
+        sequence_events()
+    else:
+        rows = rows.filter(seq__lte=upto)
     if types:
         rows = rows.filter(_matching("event", types))
     if subject:

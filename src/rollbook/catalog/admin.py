@@ -21,12 +21,19 @@ def _actor(request: HttpRequest) -> Actor:
 
 @admin.register(Org)
 class OrgAdmin(admin.ModelAdmin):
-    list_display = ("short_name", "name", "created")
+    list_display = ("short_name", "name", "created", "modified")
     search_fields = ("short_name", "name")
-    readonly_fields = ("short_name", "created")
+    readonly_fields = ("short_name", "created", "modified")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # orgs come with the first course, library or grant naming them
+
+    def save_model(self, request: HttpRequest, obj: Org, form: Any, change: bool) -> None:
+        # Through the API, so that a new name is audited and moves `modified` on.
+        try:
+            api.rename_org(obj.short_name, name=form.cleaned_data["name"], actor=_actor(request))
+        except RollbookError as exc:
+            self.message_user(request, f"Not saved: {exc.message}", messages.ERROR)
 
     def delete_model(self, request: HttpRequest, obj: Org) -> None:
         api.delete_org(obj.short_name, actor=_actor(request))

@@ -27,6 +27,7 @@ from rollbook.catalog.errors import (
     MSG_INVALID_PASSING_GRADE,
     MSG_LIBRARY_NOT_FOUND,
     MSG_NO_MODES,
+    MSG_ORG_NOT_FOUND,
     MSG_TITLE_REQUIRED,
     CatalogErrorCode,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "org_rows",
     "put_course",
     "put_library",
+    "rename_org",
 ]
 
 
@@ -67,10 +69,38 @@ def ensure_org(short_name: str, *, actor: Actor) -> None:
         return
     try:
         with transaction.atomic():
-            Org.objects.create(short_name=short_name, created=clock.now())
+            now = clock.now()
+            Org.objects.create(short_name=short_name, created=now, modified=now)
             audit.record("org.created", f"org:{short_name}", actor=actor, after={"org": short_name})
     except IntegrityError:
         pass  # created concurrently
+
+
+def rename_org(short_name: str, *, name: str, actor: Actor) -> bool:
+    """Set the org's display name (the admin's edit); returns whether it changed. An unknown
+    org is a 404."""
+    with transaction.atomic():
+        row = Org.objects.select_for_update().filter(short_name=short_name).first()
+        if row is None:
+            raise NotFound(
+                CatalogErrorCode.ORG_NOT_FOUND,
+                MSG_ORG_NOT_FOUND.format(org=short_name),
+                fields={"org": short_name},
+            )
+        if row.name == name:
+            return False
+        before = {"org": row.short_name, "name": row.name}
+        row.name = name
+        row.modified = clock.now()
+        row.save(update_fields=["name", "modified"])
+        audit.record(
+            "org.updated",
+            f"org:{short_name}",
+            actor=actor,
+            before=before,
+            after={"org": row.short_name, "name": name},
+        )
+    return True
 
 
 def _course_data(row: Course) -> CourseData:
@@ -355,8 +385,8 @@ def list_libraries(
 
 def org_rows() -> QuerySet[Any]:
     """Read contract for projections (the OneRoster provider, ADR 0015): every org, with the
-    columns `short_name`, `name` and `created`. Callers filter, sort and slice; they name no
-    other column."""
+    columns `short_name`, `name`, `created` and `modified` (the last change to its name).
+    Callers filter, sort and slice; they name no other column."""
     return Org.objects.all()
 
 

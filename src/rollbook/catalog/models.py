@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from rollbook.lib import clock
+
 
 class Org(models.Model):
     """An organization; comes into being with the first course, library or grant naming it."""
@@ -9,6 +11,8 @@ class Org(models.Model):
     short_name = models.CharField(max_length=255, unique=True)
     name = models.CharField(max_length=255, blank=True)
     created = models.DateTimeField()
+    # The last change to its name (OneRoster's dateLastModified); set by api.py.
+    modified = models.DateTimeField(default=clock.now)
 
     def __str__(self) -> str:
         return self.short_name

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from rollbook.oneroster.models import OAuthClient, OAuthToken
+from rollbook.oneroster.models import OAuthClient, OAuthToken, Tombstone
 
 
 @admin.register(OAuthClient)
@@ -23,4 +23,22 @@ class OAuthTokenAdmin(admin.ModelAdmin):
     readonly_fields = ("client", "digest", "scope", "created", "expires_at")
 
     def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(Tombstone)
+class TombstoneAdmin(admin.ModelAdmin):
+    """Derived from the audit log (ADR 0018): shown, never edited."""
+
+    list_display = ("resource", "sourced_id", "deleted", "seq")
+    list_filter = ("resource",)
+    search_fields = ("sourced_id",)
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
         return False

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from rollbook.enrollments import api as enrollments
+from rollbook.oneroster import tombstones
 from rollbook.oneroster.csvzip import iter_zip, write_zip
 from rollbook.oneroster.data import ALL_SCOPES, ClientData, IssuedToken, ResultPage, TokenGrant
 from rollbook.oneroster.errors import CodeMinor, OneRosterError
@@ -22,15 +23,14 @@ from rollbook.oneroster.oauth import (
 from rollbook.oneroster.resources import (
     CLASSES,
     RESOURCES,
-    TEACHING_ROLES,
     USERS,
     Resource,
     check_selection,
     sort_column,
+    teaching_rows,
     to_predicate,
     to_q,
 )
-from rollbook.roles import api as roles
 
 __all__ = [
     "ALL_SCOPES",
@@ -51,7 +51,9 @@ __all__ = [
     "iter_zip",
     "list_clients",
     "list_objects",
+    "prune_tombstones",
     "revoke_client",
+    "sync_tombstones",
     "user_classes",
     "write_zip",
 ]
@@ -85,6 +87,18 @@ class Query:
         self.offset = max(offset, 0)
 
 
+def sync_tombstones() -> int:
+    """Derive the tombstones from the audit events numbered since the last run (every read
+    does it first; ADR 0018); returns how many events it read."""
+    return tombstones.sync()
+
+
+def prune_tombstones() -> int:
+    """Delete the tombstones past the retention (reads do it at most hourly); returns how
+    many it deleted."""
+    return tombstones.prune()
+
+
 def _bad(exc: FilterError) -> OneRosterError:
     return OneRosterError(400, CodeMinor(exc.code.value), exc.message)
 
@@ -95,7 +109,14 @@ def _project(objects: list[dict[str, Any]], fields: tuple[str, ...] | None) -> l
     return [{name: obj[name] for name in fields} for obj in objects]
 
 
-def _run(resource: Resource, query: Query, base: str, scope: Q | None = None) -> ResultPage:
+def _run(
+    resource: Resource,
+    query: Query,
+    base: str,
+    scope: Q | None = None,
+    *,
+    deleted: bool = True,
+) -> ResultPage:
     try:
         if query.fields is not None:
             check_selection(resource, query.fields)
@@ -103,7 +124,7 @@ def _run(resource: Resource, query: Query, base: str, scope: Q | None = None) ->
         ordering += [(False, sort_column(resource, name)) for name in resource.default_sort]
         if resource.parts is not None:
             condition = to_q(query.filter, resource) if query.filter is not None else Q()
-            return _run_sql(resource, query, base, condition & (scope or Q()), ordering)
+            return _run_sql(resource, query, base, condition & (scope or Q()), ordering, deleted)
         test = to_predicate(query.filter, resource) if query.filter is not None else None
     except FilterError as exc:
         raise _bad(exc) from exc
@@ -120,8 +141,12 @@ def _run_sql(
     base: str,
     condition: Q,
     ordering: list[tuple[bool, str]],
+    deleted: bool,
 ) -> ResultPage:
-    parts = [part.filter(condition) for part in resource.parts()] if resource.parts else []
+    sources = resource.parts() if resource.parts else []
+    if deleted and resource.tombstones is not None:
+        sources.append(resource.tombstones())
+    parts = [part.filter(condition) for part in sources]
     rows: QuerySet[Any] = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:], all=True)
     total = rows.count()
     if total <= query.offset:
@@ -142,14 +167,19 @@ def _resource(name: str) -> Resource:
 
 def list_objects(name: str, query: Query, *, base: str) -> ResultPage:
     """A page of a collection (`orgs`, `academicSessions`, `courses`, `classes`, `users`,
-    `enrollments`): one COUNT and one page query, plus at most one per page to render."""
+    `enrollments`), with the objects deleted within the retention as `tobedeleted`: the
+    tombstones brought up to date (`tombstones.sync`), one COUNT and one page query, plus at
+    most one per page to render."""
+    tombstones.sync()
     return _run(_resource(name), query, base)
 
 
 def get_object(
     name: str, sourced_id: str, *, base: str, fields: str | None = None
 ) -> dict[str, Any]:
-    """One object by sourcedId; OneRosterError 404 unknownobject when there is none."""
+    """One object by sourcedId (a deleted one within the retention: its tombstone, as
+    `tobedeleted`); OneRosterError 404 unknownobject when there is none."""
+    tombstones.sync()
     resource = _resource(name)
     query = Query(filter=None, fields=fields, limit=1)
     if resource.parts is not None:
@@ -179,25 +209,26 @@ def _require(resource: Resource, sourced_id: str) -> None:
 
 
 def class_students(class_id: str, query: Query, *, base: str) -> ResultPage:
-    """The users with an active student enrollment in the class."""
+    """The users with an active student enrollment in the class (live ones: a deleted user
+    is in no class)."""
     _require(CLASSES, class_id)
     learners = enrollments.enrollment_rows().filter(course_key=class_id, is_active=True)
-    return _run(USERS, query, base, Q(rid__in=learners.values("user_id")))
+    return _run(USERS, query, base, Q(rid__in=learners.values("user_id")), deleted=False)
 
 
 def class_teachers(class_id: str, query: Query, *, base: str) -> ResultPage:
     """The users who teach the class (instructor, staff or limited_staff on the course run)."""
     _require(CLASSES, class_id)
-    teachers = roles.course_role_rows(TEACHING_ROLES).filter(course_key=class_id)
-    return _run(USERS, query, base, Q(rid__in=teachers.values("user_id")))
+    teachers = teaching_rows().filter(course_key=class_id)
+    return _run(USERS, query, base, Q(rid__in=teachers.values("user_id")), deleted=False)
 
 
 def user_classes(user_id: str, query: Query, *, base: str) -> ResultPage:
     """The classes the user is actively enrolled in or teaches."""
     _require(USERS, user_id)
     learning = enrollments.enrollment_rows().filter(username=user_id, is_active=True)
-    teaching = roles.course_role_rows(TEACHING_ROLES).filter(username=user_id)
+    teaching = teaching_rows().filter(username=user_id)
     scope = Q(sourcedId__in=learning.values("course_key")) | Q(
         sourcedId__in=teaching.values("course_key")
     )
-    return _run(CLASSES, query, base, scope)
+    return _run(CLASSES, query, base, scope, deleted=False)

@@ -33,6 +33,7 @@ from rollbook.oneroster.resources import (
     COURSES,
     ENROLLMENTS,
     ORGS,
+    TO_BE_DELETED,
     USERS,
     Resource,
     class_object,
@@ -158,8 +159,9 @@ def _parts(resource: Resource) -> list[QuerySet[Any]]:
 def _whole(resource: Resource) -> Iterator[dict[str, Any]]:
     if resource.rows is None:
         raise TypeError(f"{resource.name} is not read whole")
-    rows = sorted(resource.rows(), key=lambda row: row["sourcedId"])
-    return _rendered(resource, rows)
+    # A bulk file is what exists: the deleted objects' tombstones (ADR 0018) are left out.
+    live = (row for row in resource.rows() if row["status"] != TO_BE_DELETED)
+    return _rendered(resource, sorted(live, key=lambda row: row["sourcedId"]))
 
 
 def _orgs() -> Iterator[dict[str, Any]]:

@@ -36,3 +36,40 @@ class OAuthToken(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.id} of client {self.client_id}"
+
+
+class Tombstone(models.Model):
+    """A OneRoster object that rollbook deleted outright (a course run, an org, a user, a
+    teaching role grant), served as `tobedeleted` until the retention ends (ADR 0018).
+
+    Derived from the audit log's `*.deleted` / `role.revoked` events by `tombstones.sync`,
+    never written by the other apps: the table can be emptied and rebuilt from the log."""
+
+    resource = models.CharField(max_length=32)  # "users", "orgs", "classes", ...
+    sourced_id = models.CharField(max_length=800)
+    deleted = models.DateTimeField()  # the deleting event's time: dateLastModified
+    seq = models.BigIntegerField()  # the deleting event's number
+    # The object's last known fields, by projection column (`login`, `class_title`, ...).
+    fields = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["resource", "sourced_id"], name="oneroster_tombstone_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["resource", "deleted"], name="oneroster_tomb_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.resource}/{self.sourced_id} deleted {self.deleted:%Y-%m-%d %H:%M}"
+
+
+class TombstoneFeed(models.Model):
+    """One row: the audit event number up to which the tombstones are derived, and when they
+    were last pruned."""
+
+    seq = models.BigIntegerField(default=0)
+    pruned = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"tombstones derived up to event {self.seq}"

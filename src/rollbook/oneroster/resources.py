@@ -5,6 +5,11 @@ the OneRoster fields (`sourcedId`, `status`, `dateLastModified`, ...), so that a
 sort is a lookup on a column of that name; `render` turns a page of rows into objects, with
 at most one more query per page (never per row). Courses and academic sessions are small,
 derived groupings and are read whole, then filtered and sorted in Python (ADR 0015).
+
+What rollbook deleted outright is served from the tombstones (`models.Tombstone`, derived
+from the audit log by `tombstones.sync`, ADR 0018) as `tobedeleted`: each SQL-backed resource
+that can lose rows has a `tombstones` projection with the same columns, unioned with the live
+ones, so filters, sorts, paging and counts treat both alike.
 """
 
 from __future__ import annotations
@@ -15,12 +20,25 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from django.db.models import CharField, F, Q, QuerySet, Value
+from django.conf import settings
+from django.db.models import (
+    CharField,
+    DateTimeField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.expressions import Case, When
-from django.db.models.functions import Concat
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Concat, Greatest
 
 from rollbook.catalog import api as catalog
 from rollbook.enrollments import api as enrollments
+from rollbook.lib import clock
 from rollbook.lib.keys import CourseKey
 from rollbook.oneroster.filters import (
     And,
@@ -31,6 +49,7 @@ from rollbook.oneroster.filters import (
     Predicate,
     QueryErrorCode,
 )
+from rollbook.oneroster.models import Tombstone
 from rollbook.people import api as people
 from rollbook.roles import api as roles
 from rollbook.sis_import import api as sis_import
@@ -85,13 +104,47 @@ def ref(base: str, path: str, sourced_id: str, kind: str) -> dict[str, str]:
     return {"href": f"{base}/{path}/{sourced_id}", "sourcedId": sourced_id, "type": kind}
 
 
-def _course_id(course_key: str) -> str:
+def course_id(course_key: str) -> str:
     """The OneRoster course of a course run: `ORG+NUMBER`."""
     try:
         key = CourseKey.parse(course_key)
     except Exception:
         return course_key
     return f"{key.org}+{key.number}"
+
+
+def enrollment_id(course_key: str, username: str, role: str) -> str:
+    """An enrollment's sourcedId: `enr:<course key>:<username>:<student or rollbook role>`."""
+    return f"enr:{course_key}:{username}:{role}"
+
+
+def retention() -> dt.timedelta:
+    """How long a deleted object is served as `tobedeleted` (ADR 0018)."""
+    return dt.timedelta(days=settings.ONEROSTER["TOMBSTONE_RETENTION_DAYS"])
+
+
+def kept_tombstones(resource: str) -> QuerySet[Tombstone]:
+    """The resource's tombstones still within the retention (older ones are pruned later)."""
+    return Tombstone.objects.filter(resource=resource, deleted__gte=clock.now() - retention())
+
+
+def _last_known(name: str) -> Cast:
+    """A tombstone's last known field, as text (a Cast, so that lookups on it are the text
+    lookups of the live columns, not JSON ones)."""
+    return Cast(KT(f"fields__{name}"), output_field=CharField())
+
+
+def teaching_rows() -> QuerySet[Any]:
+    """The teaching role grants on course runs that exist, with `run_created`, the creation
+    of their run. A course run's deletion leaves its grants behind in roles (keyed by the
+    course key): they are tombstones, not teachers, until a run of that key is created again,
+    which brings them back (changed then, for a delta client)."""
+    run = catalog.course_rows().filter(key=OuterRef("course_key")).values("created")[:1]
+    return (
+        roles.course_role_rows(TEACHING_ROLES)
+        .annotate(run_created=Subquery(run))
+        .filter(run_created__isnull=False)
+    )
 
 
 @dataclass(frozen=True)
@@ -105,6 +158,8 @@ class Resource:
     columns: Mapping[str, Column]
     render: Callable[[Sequence[dict[str, Any]], str], list[dict[str, Any]]]
     parts: Callable[[], list[QuerySet[Any]]] | None = None  # SQL-backed
+    # SQL-backed: the deleted objects, with the same columns as `parts` (ADR 0018).
+    tombstones: Callable[[], QuerySet[Any]] | None = None
     rows: Callable[[], list[dict[str, Any]]] | None = None  # read whole (small groupings)
     default_sort: tuple[str, ...] = field(default=("sourcedId",))
 
@@ -134,11 +189,21 @@ def _org_parts() -> list[QuerySet[Any]]:
         catalog.org_rows().values(
             sourcedId=F("short_name"),
             status=Value(ACTIVE, output_field=CharField()),
-            dateLastModified=F("created"),
+            dateLastModified=F("modified"),
             org_name=F("name"),
             identifier=F("short_name"),
         )
     ]
+
+
+def _org_tombstones() -> QuerySet[Any]:
+    return kept_tombstones("orgs").values(
+        sourcedId=F("sourced_id"),
+        status=Value(TO_BE_DELETED, output_field=CharField()),
+        dateLastModified=F("deleted"),
+        org_name=_last_known("org_name"),
+        identifier=F("sourced_id"),
+    )
 
 
 def _render_org(rows: Sequence[dict[str, Any]], base: str) -> list[dict[str, Any]]:
@@ -173,6 +238,7 @@ ORGS = Resource(
     ),
     columns=_common(name=Column("org_name"), identifier=Column("identifier")),
     parts=_org_parts,
+    tombstones=_org_tombstones,
     render=_render_org,
 )
 
@@ -239,7 +305,7 @@ def _course_rows() -> list[dict[str, Any]]:
     grouped: dict[str, dict[str, Any]] = {}
     runs = catalog.course_rows().values_list("key", "title", "org_short_name", "modified")
     for key, title, org, modified in runs.order_by("key"):
-        sourced_id = _course_id(key)
+        sourced_id = course_id(key)
         row = grouped.get(sourced_id)
         if row is None or modified > row["dateLastModified"]:
             grouped[sourced_id] = {
@@ -249,6 +315,24 @@ def _course_rows() -> list[dict[str, Any]]:
                 "title": title,
                 "courseCode": sourced_id.partition("+")[2],
                 "org.sourcedId": org,
+            }
+    # A run's deletion changes its course (one run fewer, maybe another title); the course
+    # of a course's last run deleted is itself a tombstone.
+    gone = kept_tombstones("classes").values_list("resource", "sourced_id", "deleted", "fields")
+    ended = kept_tombstones("courses").values_list("resource", "sourced_id", "deleted", "fields")
+    for resource, sourced_id, deleted, fields in gone.union(ended, all=True):
+        if resource == "classes":
+            row = grouped.get(course_id(sourced_id))
+            if row is not None and deleted > row["dateLastModified"]:
+                row["dateLastModified"] = deleted
+        elif sourced_id not in grouped:
+            grouped[sourced_id] = {
+                "sourcedId": sourced_id,
+                "status": TO_BE_DELETED,
+                "dateLastModified": deleted,
+                "title": fields.get("title", ""),
+                "courseCode": sourced_id.partition("+")[2],
+                "org.sourcedId": sourced_id.partition("+")[0],
             }
     return list(grouped.values())
 
@@ -313,6 +397,19 @@ def _class_parts() -> list[QuerySet[Any]]:
     ]
 
 
+def _class_tombstones() -> QuerySet[Any]:
+    return kept_tombstones("classes").values(
+        sourcedId=F("sourced_id"),
+        status=Value(TO_BE_DELETED, output_field=CharField()),
+        dateLastModified=F("deleted"),
+        class_title=_last_known("class_title"),
+        classCode=_last_known("classCode"),
+        school=_last_known("school"),
+        begins=Value(None, output_field=DateTimeField()),
+        ends=Value(None, output_field=DateTimeField()),
+    )
+
+
 def _render_class(rows: Sequence[dict[str, Any]], base: str) -> list[dict[str, Any]]:
     terms = sis_import.course_terms(row["sourcedId"] for row in rows) if rows else {}
     return [class_object(row, base, terms.get(row["sourcedId"], [])) for row in rows]
@@ -327,7 +424,7 @@ def class_object(row: dict[str, Any], base: str, terms: Sequence[str]) -> dict[s
         "title": row["class_title"],
         "classCode": row["classCode"] or row["sourcedId"],
         "classType": "scheduled",
-        "course": ref(base, "courses", _course_id(row["sourcedId"]), "course"),
+        "course": ref(base, "courses", course_id(row["sourcedId"]), "course"),
         "school": ref(base, "orgs", row["school"], "org"),
         "terms": [ref(base, "academicSessions", term, "academicSession") for term in terms],
         "metadata": {"startDate": iso(row["begins"]), "endDate": iso(row["ends"])},
@@ -356,6 +453,7 @@ CLASSES = Resource(
         **{"school.sourcedId": Column("school")},
     ),
     parts=_class_parts,
+    tombstones=_class_tombstones,
     render=_render_class,
 )
 
@@ -368,7 +466,7 @@ def _user_parts() -> list[QuerySet[Any]]:
         people.person_rows().values(
             sourcedId=F("username"),
             status=_status_of("is_active"),
-            dateLastModified=F("date_joined"),
+            dateLastModified=F("modified"),
             login=F("username"),
             mail=F("email"),
             identifier=F("profile_idnumber"),
@@ -377,6 +475,20 @@ def _user_parts() -> list[QuerySet[Any]]:
             rid=F("id"),
         )
     ]
+
+
+def _user_tombstones() -> QuerySet[Any]:
+    return kept_tombstones("users").values(
+        sourcedId=F("sourced_id"),
+        status=Value(TO_BE_DELETED, output_field=CharField()),
+        dateLastModified=F("deleted"),
+        login=F("sourced_id"),
+        mail=_last_known("mail"),
+        identifier=_last_known("identifier"),
+        sis=_last_known("sis"),
+        fullname=_last_known("fullname"),
+        rid=Value(None, output_field=IntegerField()),
+    )
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -401,7 +513,7 @@ def _org_roles(user_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
     for user_id, org in learners:
         found.setdefault(user_id, {})[("student", org)] = None
     teachers = (
-        roles.course_role_rows(TEACHING_ROLES)
+        teaching_rows()
         .filter(user_id__in=user_ids)
         .values_list("user_id", "org", "role")
         .distinct()
@@ -412,7 +524,8 @@ def _org_roles(user_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
 
 
 def _render_user(rows: Sequence[dict[str, Any]], base: str) -> list[dict[str, Any]]:
-    org_roles = _org_roles([row["rid"] for row in rows]) if rows else {}
+    user_ids = [row["rid"] for row in rows if row["rid"] is not None]  # tombstones have none
+    org_roles = _org_roles(user_ids) if user_ids else {}
     return [user_object(row, base, org_roles.get(row["rid"], [])) for row in rows]
 
 
@@ -469,6 +582,7 @@ USERS = Resource(
         identifier=Column("identifier"),
     ),
     parts=_user_parts,
+    tombstones=_user_tombstones,
     render=_render_user,
 )
 
@@ -496,7 +610,7 @@ def _enrollment_parts() -> list[QuerySet[Any]]:
         school=F("org"),
         began=F("created"),
     )
-    teaching = roles.course_role_rows(TEACHING_ROLES).values(
+    teaching = teaching_rows().values(
         sourcedId=Concat(
             Value("enr:"),
             F("course_key"),
@@ -507,7 +621,7 @@ def _enrollment_parts() -> list[QuerySet[Any]]:
             output_field=_TEXT,
         ),
         status=Value(ACTIVE, output_field=_TEXT),
-        dateLastModified=F("created"),
+        dateLastModified=Greatest("created", "run_created"),
         enrollment_role=Case(
             *(When(role=name, then=Value(kind)) for name, kind in TEACHING_ROLES.items()),
             output_field=_TEXT,
@@ -518,6 +632,19 @@ def _enrollment_parts() -> list[QuerySet[Any]]:
         began=F("created"),
     )
     return [learners, teaching]
+
+
+def _enrollment_tombstones() -> QuerySet[Any]:
+    return kept_tombstones("enrollments").values(
+        sourcedId=F("sourced_id"),
+        status=Value(TO_BE_DELETED, output_field=_TEXT),
+        dateLastModified=F("deleted"),
+        enrollment_role=_last_known("enrollment_role"),
+        user_ref=_last_known("user_ref"),
+        class_id=_last_known("class_id"),
+        school=_last_known("school"),
+        began=Value(None, output_field=DateTimeField()),
+    )
 
 
 def _render_enrollment(rows: Sequence[dict[str, Any]], base: str) -> list[dict[str, Any]]:
@@ -563,6 +690,7 @@ ENROLLMENTS = Resource(
         },
     ),
     parts=_enrollment_parts,
+    tombstones=_enrollment_tombstones,
     render=_render_enrollment,
 )
 

@@ -23,12 +23,13 @@ class ProfileInline(admin.StackedInline):
 class UserAdmin(BaseUserAdmin):
     inlines = (ProfileInline,)
     list_display = ("username", "email", "name", "is_active", "is_staff", "date_joined")
+    readonly_fields = ("modified",)  # set by people.api on every change that others see
     search_fields = ("username", "email", "name", "profile__idnumber", "profile__sis_sourcedid")
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Person", {"fields": ("name", "email")}),
         ("Access", {"fields": ("is_active", "is_staff", "is_superuser")}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        ("Dates", {"fields": ("last_login", "date_joined", "modified")}),
     )
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),

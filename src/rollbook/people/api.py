@@ -108,6 +108,7 @@ def _data(user: User, profile: Profile | None) -> UserData:
         sis_sourcedid=profile.sis_sourcedid if profile else "",
         allow_certificate=profile.allow_certificate if profile else True,
         date_joined=user.date_joined,
+        modified=user.modified,
     )
 
 
@@ -287,13 +288,15 @@ def _put_user_locked(username: str, given: dict[str, Any], actor: Actor) -> tupl
     for field, value in given.items():
         setattr(user if field in _USER_FIELDS else profile, field, value)
     after = _snapshot(user, profile)
+    if created or after != before:
+        user.modified = clock.now()
     if created:
         user.save(force_insert=True)
         profile.user = user
         profile.save(force_insert=True)
         audit.record("user.created", f"user:{user.username}", actor=actor, after=after)
     elif after != before:
-        user.save(update_fields=[f for f in _USER_FIELDS if f in given] or None)
+        user.save(update_fields=[*(f for f in _USER_FIELDS if f in given), "modified"])
         profile.save()
         audit.record(
             "user.updated", f"user:{user.username}", actor=actor, before=before, after=after
@@ -340,7 +343,13 @@ def create_users(specs: list[NewUser], *, actor: Actor) -> dict[str, UserRef]:
     with transaction.atomic():
         users = []
         for spec in specs:
-            user = User(username=spec.username, email=spec.email, name=spec.name, date_joined=now)
+            user = User(
+                username=spec.username,
+                email=spec.email,
+                name=spec.name,
+                date_joined=now,
+                modified=now,
+            )
             user.set_unusable_password()
             users.append(user)
         User.objects.bulk_create(users, batch_size=500)
@@ -522,6 +531,11 @@ def record_admin_change(user_id: int, *, before: dict[str, Any] | None, actor: A
         user = User.objects.get(id=user_id)
         profile, _ = Profile.objects.get_or_create(user=user)
         after = _snapshot(user, profile)
+        if before is None or after != before:
+            # The admin's form saved the user and its profile inline: its own save() knows
+            # nothing of `modified` (a profile-only change never touches the user row).
+            user.modified = clock.now()
+            User.objects.filter(id=user.id).update(modified=user.modified)
         if before is None:
             audit.record("user.created", f"user:{user.username}", actor=actor, after=after)
         elif after != before:
@@ -631,8 +645,9 @@ def certificate_profiles(user_ids: Iterable[int]) -> dict[int, CertificateProfil
 
 def person_rows() -> QuerySet[Any]:
     """Read contract for projections (ADR 0015): every user, with the columns `id`,
-    `username`, `name`, `email`, `is_active`, `date_joined`, `profile_idnumber` and
-    `profile_sis_sourcedid` (empty or NULL without a profile)."""
+    `username`, `name`, `email`, `is_active`, `date_joined`, `modified` (the last change to
+    any of those or the SIS ids), `profile_idnumber` and `profile_sis_sourcedid` (empty or
+    NULL without a profile)."""
     return User.objects.annotate(
         profile_idnumber=F("profile__idnumber"),
         profile_sis_sourcedid=F("profile__sis_sourcedid"),

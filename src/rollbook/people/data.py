@@ -28,6 +28,7 @@ class UserData:
     sis_sourcedid: str
     allow_certificate: bool
     date_joined: dt.datetime
+    modified: dt.datetime  # the last change to what other systems are shown of the user
 
     @property
     def ref(self) -> UserRef:

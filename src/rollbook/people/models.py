@@ -5,6 +5,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from rollbook.lib import clock
+
 # `username__lower=value` compiles to LOWER(username) = value, which the functional unique
 # index below serves. Usernames are ASCII, so SQLite's ASCII-only LOWER agrees with Python's.
 models.CharField.register_lookup(Lower)
@@ -33,6 +35,10 @@ class User(AbstractUser):
         help_text="Unique, compared case-insensitively.",
     )
     name = models.CharField("full name", max_length=255, blank=True)
+    # The last change to what other systems are shown of the user (its name, email, active
+    # flag, SIS ids): OneRoster's dateLastModified. Set by every write in api.py (bulk ones
+    # too, which bypass save()); the default covers rows made outside it (createsuperuser).
+    modified = models.DateTimeField(default=clock.now, db_index=True)
 
     objects = CaseInsensitiveUserManager()  # type: ignore[misc]
 

@@ -25,6 +25,7 @@ class UserOut(Schema):
     sis_sourcedid: str
     allow_certificate: bool
     date_joined: dt.datetime
+    modified: dt.datetime
 
 
 class UserSearchQuery(Schema):
