@@ -268,7 +268,7 @@ def test_tombstones_filter_sort_page_and_select(
     picked = roster.get("users/gone2", fields="sourcedId,status").json()["user"]
     assert picked == {"sourcedId": "gone2", "status": "tobedeleted"}
     roles.revoke_role("sam", "staff", course_key=CS2, actor=ACTOR)
-    teachers = ids_of(roster, "enrollments", filter="role='aide' AND class.sourcedId~'2027'")
+    teachers = ids_of(roster, "enrollments", filter="role='teacher' AND class.sourcedId~'2027'")
     assert teachers == [f"enr:{CS2}:sam:staff"]
 
 

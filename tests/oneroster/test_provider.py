@@ -89,6 +89,43 @@ def test_academic_sessions_come_from_sis_terms(roster: RosterClient, db: None) -
     ]
 
 
+def test_a_terms_title_dates_and_school_year_come_from_its_term_group(
+    roster: RosterClient, db: None
+) -> None:
+    """OneRoster 1.2 requires an academic session's startDate, endDate and schoolYear: they
+    come from the feed's own Term group (IMS `<group>` of type Term, or academicSessions.csv),
+    else from the span of the term's sections."""
+    from rollbook.sis_import.models import StagedGroup
+
+    now = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+
+    def group(sourcedid: str, kind: str, term: str, at: dt.datetime, **data: Any) -> None:
+        StagedGroup.objects.create(
+            sourcedid=sourcedid, grouptype=kind, term=term, data=data, changed_at=at, changed_by="t"
+        )
+
+    renamed = now + dt.timedelta(days=3)
+    group("202610", "Term", "", renamed, full="Spring 2026", begin="2026-01-12", end="2026-05-08")
+    group("s1", "CourseSection", "202610", now, begin="2026-01-19", end="2026-04-30")
+    group("s2", "CourseSection", "202620", now, begin="2026-06-01", end="2026-07-31")
+    group("s3", "CourseSection", "202620", now, begin="2026-05-18", end="2026-07-24")
+    group("s4", "CourseSection", "202640", now, begin=None, end=None)
+    sessions = {
+        obj["sourcedId"]: obj for obj in roster.get("academicSessions").json()["academicSessions"]
+    }
+    spring = sessions["202610"]
+    assert (spring["title"], spring["startDate"], spring["endDate"], spring["schoolYear"]) == (
+        "Spring 2026", "2026-01-12", "2026-05-08", "2026"
+    )  # fmt: skip
+    assert spring["dateLastModified"] == "2026-01-08T00:00:00.000Z"  # the term's own change
+    summer = sessions["202620"]  # no Term group: its sections' span, titled by its code
+    assert (summer["title"], summer["startDate"], summer["endDate"], summer["schoolYear"]) == (
+        "202620", "2026-05-18", "2026-07-31", "2026"
+    )  # fmt: skip
+    fall = sessions["202640"]
+    assert (fall["startDate"], fall["endDate"], fall["schoolYear"]) == (None, None, None)
+
+
 def test_courses_group_runs_by_course_number(roster: RosterClient, school: None) -> None:
     response = roster.get("courses")
     assert ids(response, "courses") == ["OrgA+CS101", "OrgB+BIO1"]
@@ -149,8 +186,11 @@ def test_enrollments(roster: RosterClient, school: None) -> None:
     assert tina["class"]["sourcedId"] == CS1
     assert tina["user"]["sourcedId"] == "tina"
     assert tina["school"]["sourcedId"] == "OrgA"
-    teachers = roster.get("enrollments", filter="role='teacher' OR role='aide'")
+    sam = roster.get(f"enrollments/enr:{CS1}:sam:staff").json()["enrollment"]
+    assert (sam["role"], sam["primary"]) == ("teacher", "false")  # 1.2 has no aide enrollment
+    teachers = roster.get("enrollments", filter="role='teacher'")
     assert ids(teachers, "enrollments") == [f"enr:{CS1}:sam:staff", f"enr:{CS1}:tina:instructor"]
+    assert ids(roster.get("enrollments", filter="role='administrator'"), "enrollments") == []
 
 
 def test_an_ended_enrollment_is_tobedeleted(roster: RosterClient, school: None) -> None:
@@ -274,20 +314,20 @@ def test_sort_asc_desc_and_several_keys(roster: RosterClient, school: None) -> N
     assert ids(roster.get("classes", sort="title"), "classes") == [BIO, CS1, CS2]
     assert ids(roster.get("classes", sort="title", orderBy="desc"), "classes") == [CS2, CS1, BIO]
     both = roster.get("enrollments", sort="class.sourcedId,role", orderBy="desc")
-    assert ids(both, "enrollments") == [
+    assert ids(both, "enrollments") == [  # ties in sourcedId order
         f"enr:{BIO}:alice:student",
+        f"enr:{CS1}:sam:staff",
         f"enr:{CS1}:tina:instructor",
         f"enr:{CS1}:alice:student",
         f"enr:{CS1}:bob:student",
-        f"enr:{CS1}:sam:staff",
     ]
     mixed = roster.get("enrollments", sort="role,-user.sourcedId")
     assert ids(mixed, "enrollments") == [
-        f"enr:{CS1}:sam:staff",
         f"enr:{CS1}:bob:student",
         f"enr:{CS1}:alice:student",
         f"enr:{BIO}:alice:student",
         f"enr:{CS1}:tina:instructor",
+        f"enr:{CS1}:sam:staff",
     ]
     bad = roster.get("classes", sort="colour")
     assert bad.status_code == 400

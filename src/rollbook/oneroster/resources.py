@@ -40,6 +40,7 @@ from rollbook.catalog import api as catalog
 from rollbook.enrollments import api as enrollments
 from rollbook.lib import clock
 from rollbook.lib.keys import CourseKey
+from rollbook.lib.names import split_full_name
 from rollbook.oneroster.filters import (
     And,
     Comparison,
@@ -57,10 +58,15 @@ from rollbook.sis_import import api as sis_import
 ACTIVE = "active"
 TO_BE_DELETED = "tobedeleted"
 STATUSES = (ACTIVE, TO_BE_DELETED)
-# rollbook course role -> OneRoster enrollment role. Other course roles (beta_testers,
+# The course roles that teach, and each one's role in a user's `roles[]` (OneRoster 1.2's
+# organisation roles, where `aide` is a role of its own). Other course roles (beta_testers,
 # ccx_coach, data_researcher, ...) are not part of a class roster.
 TEACHING_ROLES: dict[str, str] = {"instructor": "teacher", "staff": "aide", "limited_staff": "aide"}
-ENROLLMENT_ROLES = ("student", "teacher", "aide")
+# ... and as an enrollment's `role`: 1.2's enrollment roles are administrator, proctor, student
+# and teacher (1.1's `aide` is gone), so staff and limited staff are teachers whose `primary`
+# is false; only the instructor is primary.
+ENROLLMENT_ROLE_OF: dict[str, str] = dict.fromkeys(TEACHING_ROLES, "teacher")
+ENROLLMENT_ROLES = ("administrator", "proctor", "student", "teacher")
 
 MSG_UNKNOWN_FILTER_FIELD = "{resource} cannot be filtered on {field!r}."
 MSG_UNKNOWN_SORT_FIELD = "{resource} cannot be sorted on {field!r}."
@@ -247,15 +253,24 @@ ORGS = Resource(
 
 
 def _term_rows() -> list[dict[str, Any]]:
-    return [
-        {
-            "sourcedId": row["term"],
-            "status": ACTIVE,
-            "dateLastModified": row["last_changed"],
-            "title": row["term"],
-        }
-        for row in sis_import.term_rows()
-    ]
+    """A term's title and dates are those of its own `Term` group when the feed sent one
+    (IMS Enterprise and OneRoster CSV both do), else its sections' span; its school year is
+    the year it ends (OneRoster: the year of the school year's end)."""
+    rows = []
+    for row in sis_import.term_rows():
+        ends = row["ends"] or row["begins"]
+        rows.append(
+            {
+                "sourcedId": row["term"],
+                "status": ACTIVE,
+                "dateLastModified": row["last_changed"],
+                "title": row["title"] or row["term"],
+                "startDate": row["begins"],
+                "endDate": row["ends"],
+                "schoolYear": ends[:4] if ends else None,
+            }
+        )
+    return rows
 
 
 def _render_term(rows: Sequence[dict[str, Any]], base: str) -> list[dict[str, Any]]:
@@ -266,11 +281,11 @@ def _render_term(rows: Sequence[dict[str, Any]], base: str) -> list[dict[str, An
             "dateLastModified": iso(row["dateLastModified"]),
             "title": row["title"],
             "type": "term",
-            "startDate": None,
-            "endDate": None,
+            "startDate": row["startDate"],
+            "endDate": row["endDate"],
             "parent": None,
             "children": [],
-            "schoolYear": None,
+            "schoolYear": row["schoolYear"],
         }
         for row in rows
     ]
@@ -491,16 +506,6 @@ def _user_tombstones() -> QuerySet[Any]:
     )
 
 
-def _split_name(name: str) -> tuple[str, str]:
-    """(givenName, familyName) from a full name: the last word is the family name."""
-    words = name.split()
-    if not words:
-        return "", ""
-    if len(words) == 1:
-        return words[0], ""
-    return " ".join(words[:-1]), words[-1]
-
-
 def _org_roles(user_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
     """(role, org) pairs of each user: student where enrolled, teacher/aide where teaching."""
     found: dict[int, dict[tuple[str, str], None]] = {}
@@ -531,7 +536,7 @@ def _render_user(rows: Sequence[dict[str, Any]], base: str) -> list[dict[str, An
 
 def user_object(row: dict[str, Any], base: str, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """One user from its projection row and its (role, org) pairs."""
-    given, family = _split_name(row["fullname"] or "")
+    given, family = split_full_name(row["fullname"] or "")
     user_ids = []
     if row["sis"]:
         user_ids.append({"type": "SIS", "identifier": row["sis"]})
@@ -623,7 +628,7 @@ def _enrollment_parts() -> list[QuerySet[Any]]:
         status=Value(ACTIVE, output_field=_TEXT),
         dateLastModified=Greatest("created", "run_created"),
         enrollment_role=Case(
-            *(When(role=name, then=Value(kind)) for name, kind in TEACHING_ROLES.items()),
+            *(When(role=name, then=Value(kind)) for name, kind in ENROLLMENT_ROLE_OF.items()),
             output_field=_TEXT,
         ),
         user_ref=F("username"),

@@ -36,6 +36,7 @@ from rollbook.lib import clock
 from rollbook.lib.keys import CourseKey
 from rollbook.oneroster.models import Tombstone, TombstoneFeed
 from rollbook.oneroster.resources import (
+    ENROLLMENT_ROLE_OF,
     TEACHING_ROLES,
     course_id,
     enrollment_id,
@@ -99,7 +100,7 @@ def _teaching(before_or_after: dict[str, Any] | None) -> tuple[str, str, str] | 
 
 def _teaching_fields(course_key: str, username: str, org: str, role: str) -> dict[str, Any]:
     return {
-        "enrollment_role": TEACHING_ROLES[role],
+        "enrollment_role": ENROLLMENT_ROLE_OF[role],
         "user_ref": username,
         "class_id": course_key,
         "school": org,

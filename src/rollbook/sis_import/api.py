@@ -19,7 +19,9 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min, QuerySet
+from django.db.models import F, Max, Min, OuterRef, QuerySet, Subquery, TextField, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, Greatest, NullIf
 
 from rollbook.audit import api as audit
 from rollbook.audit.data import Actor
@@ -832,14 +834,51 @@ def discard_drops(term: str, *, actor: Actor) -> int:
     return dropsafety.release(term, approve=False, actor=actor)
 
 
+def _json_text(key: str) -> NullIf:
+    """A staged row's `data[key]` as text; a JSON null is NULL (SQLite reads it as 'null')."""
+    return NullIf(KT(f"data__{key}"), Value("null"), output_field=TextField())
+
+
 def term_rows() -> QuerySet[Any]:
     """Read contract for projections (ADR 0015): the SIS terms staged groups name, one row
     each, with the columns `term`, `first_seen` and `last_changed` (the earliest and latest
-    change of a group in that term)."""
+    change of a group in that term or of the term's own group), and from the term's own
+    `Term` group when the feed sent one: `title` (its full, long or short description),
+    `begins` and `ends` (ISO dates, else the earliest begin and latest end of its sections;
+    None when nothing gave one). One query."""
+    term = StagedGroup.objects.filter(sourcedid=OuterRef("term"), grouptype="Term")
+
+    def own(column: str) -> Subquery:
+        value = F(column) if column == "changed_at" else _json_text(column)
+        return Subquery(term.values(value=value)[:1])
+
     return (
         StagedGroup.objects.exclude(term="")
         .values("term")
-        .annotate(first_seen=Min("changed_at"), last_changed=Max("changed_at"))
+        .annotate(
+            first_seen=Min("changed_at"),
+            sections_changed=Max("changed_at"),
+            term_changed=own("changed_at"),
+            full=own("full"),
+            long=own("long"),
+            short=own("short"),
+            own_begins=own("begin"),
+            own_ends=own("end"),
+            sections_begin=Min(_json_text("begin")),
+            sections_end=Max(_json_text("end")),
+        )
+        .annotate(
+            last_changed=Greatest("sections_changed", Coalesce("term_changed", "sections_changed")),
+            title=Coalesce(
+                NullIf("full", Value("")),
+                NullIf("long", Value("")),
+                NullIf("short", Value("")),
+                output_field=TextField(),
+            ),
+            begins=Coalesce("own_begins", "sections_begin", output_field=TextField()),
+            ends=Coalesce("own_ends", "sections_end", output_field=TextField()),
+        )
+        .values("term", "first_seen", "last_changed", "title", "begins", "ends")
     )
 
 
