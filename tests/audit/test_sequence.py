@@ -381,3 +381,102 @@ def test_event_rows_leaves_out_rows_without_a_number() -> None:
     assert not audit.event_rows(0, 10**9).exists()
     audit.sequence_events()
     assert audit.event_rows(0, audit.last_seq()).count() == 2
+
+
+# ---------------------------------------------------------------- bulk paths
+
+
+def committed_writes(n: int) -> None:
+    """`n` transactions of one event each (as an import granting roles one by one commits)."""
+    for i in range(n):
+        with transaction.atomic():
+            write(f"user:u{i}")
+
+
+@pytest.fixture
+def runs() -> Any:
+    heard: list[int] = []
+    audit.on_events_numbered(heard.append)
+    yield heard
+    audit._LISTENERS.remove(heard.append)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batched_block_numbers_at_most_once_an_interval_and_once_at_its_end(
+    runs: list[int],
+) -> None:
+    with audit.numbering_batched(every=3600):
+        committed_writes(5)
+        assert numbers_by_id() == [None] * 5  # committed, waiting for the block's run
+        assert runs == []
+    assert numbers_by_id() == [1, 2, 3, 4, 5]
+    assert runs == [5]  # one run for the five commits
+    committed_writes(2)  # outside a block: each commit is numbered at once
+    assert runs == [5, 1, 1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_no_interval_a_batched_block_numbers_each_commit(runs: list[int]) -> None:
+    with audit.numbering_batched(every=0):
+        committed_writes(3)
+        assert numbers_by_id() == [1, 2, 3]
+    assert runs == [1, 1, 1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nested_blocks_number_when_the_outermost_ends(runs: list[int]) -> None:
+    with audit.numbering_batched(every=3600):
+        with audit.numbering_batched(every=0):  # the outermost block's interval holds
+            committed_writes(2)
+        assert numbers_by_id() == [None, None]
+        committed_writes(1)
+    assert numbers_by_id() == [1, 2, 3]
+    assert runs == [3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_block_ending_inside_a_transaction_numbers_after_that_commits(
+    runs: list[int],
+) -> None:
+    with transaction.atomic():
+        with audit.numbering_batched(every=3600):
+            write("user:a")
+        write("user:b")
+        assert runs == []
+    assert numbers_by_id() == [1, 2]  # both, once the caller's transaction committed
+    assert runs == [2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_block_ended_by_an_exception_still_numbers_what_committed(runs: list[int]) -> None:
+    def failing_bulk_path() -> None:
+        with audit.numbering_batched(every=3600):
+            committed_writes(2)
+            raise Rollback
+
+    with pytest.raises(Rollback):
+        failing_bulk_path()
+    assert numbers_by_id() == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_numbers_its_events_together() -> None:
+    """Every job runs in a batched block (jobs.api.run_job): an import's many commits share
+    a few numbering runs."""
+    from rollbook.jobs import api as jobs
+
+    heard: list[int] = []
+
+    def handler(context: Any) -> dict[str, Any]:
+        committed_writes(4)
+        heard.append(sum(1 for seq in numbers_by_id() if seq is not None))
+        return {}
+
+    jobs.register_job_kind("test.audit_writes", handler)
+    try:
+        job = jobs.start_job("test.audit_writes", {}, actor=ACTOR, dispatch=False)
+        jobs.run_job(job.uuid)
+    finally:
+        jobs._HANDLERS.pop("test.audit_writes", None)
+    assert heard == [1]  # inside the job, within the interval: only the job.created event
+    assert AuditEvent.objects.filter(seq=None).count() == 0  # all numbered when it ended

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -25,6 +27,7 @@ __all__ = [
     "events_by_seq",
     "last_seq",
     "list_events",
+    "numbering_batched",
     "on_events_numbered",
     "record",
     "record_many",
@@ -162,12 +165,46 @@ def _sequence_after_commit() -> None:
 
 def _sequence_soon() -> None:
     """The after-commit run. It never fails the request that committed: a row it leaves
-    without a number gets one from the next run (the next commit, or the next read)."""
+    without a number gets one from the next run (the next commit, or the next read). Inside
+    `numbering_batched` it runs at most once an interval; the block's end runs it once more."""
     _registered.mark = None
+    if getattr(_batched, "depth", 0):
+        now = time.monotonic()
+        if now - _batched.last < _batched.every:
+            _batched.pending = True
+            return
+        _batched.last, _batched.pending = now, False
     try:
         sequence_events()
     except Exception:
         log.exception("numbering the audit events failed; the next run numbers them")
+
+
+# This thread's `numbering_batched` block: depth, interval, last run, whether a run was skipped.
+_batched = threading.local()
+
+BATCHED_EVERY_SECONDS = 0.5
+
+
+@contextmanager
+def numbering_batched(*, every: float = BATCHED_EVERY_SECONDS) -> Iterator[None]:
+    """For bulk paths that commit many small transactions (an import granting roles one by
+    one, say): inside, the after-commit numbering runs at most once every `every` seconds
+    instead of after each commit, and once more as the outermost block ends, so no event
+    waits longer than that. Each run is a transaction of its own (a lock and one UPDATE): the
+    outbox's cost on bulk paths is mostly those runs (bench/RESULTS.md, "Outbound"). Readers
+    number first anyway (ADR 0013), so what they see is never behind."""
+    depth = getattr(_batched, "depth", 0)
+    if depth == 0:
+        _batched.every, _batched.last, _batched.pending = every, time.monotonic(), False
+    _batched.depth = depth + 1
+    try:
+        yield
+    finally:
+        _batched.depth = depth
+        if depth == 0 and _batched.pending:
+            _batched.pending = False
+            _sequence_after_commit()  # after the caller's own transaction, if it is in one
 
 
 def _event(row: AuditEvent) -> EventData:

@@ -270,7 +270,8 @@ def run_job(job_id: uuid_module.UUID | str, *, observer: Observer | None = None)
     try:
         if handler is None:
             raise LookupError(MSG_UNKNOWN_JOB_KIND.format(kind=job.kind))
-        result = handler(context) or {}
+        with audit.numbering_batched():  # a job is a bulk path: its commits share numbering runs
+            result = handler(context) or {}
     except HoldJob as hold:
         job.state = JobState.HELD
         job.message = hold.message

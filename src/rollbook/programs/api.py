@@ -733,6 +733,7 @@ def _keys_held(program: Program, user_ids: set[int]) -> dict[tuple[int, int], st
     return held
 
 
+@audit.numbering_batched()  # many small commits: number their events together (ADR 0013)
 def link_program_enrollments(
     program_uuid: uuid_module.UUID | str,
     keys_to_usernames: dict[str, str],
