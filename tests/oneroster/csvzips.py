@@ -6,8 +6,13 @@ import csv
 import io
 import zipfile
 from collections.abc import Sequence
+from typing import Any
 
+from rollbook.audit.data import Actor
+from rollbook.jobs import api as jobs
+from rollbook.jobs.data import JobData
 from rollbook.lib import onerostercsv as spec
+from rollbook.sis_import import api as sis
 
 BINDINGS = {binding.name: binding for binding in spec.FILES}
 
@@ -62,3 +67,17 @@ def headers(data: bytes) -> dict[str, list[str]]:
             name: next(csv.reader(io.StringIO(archive.read(name).decode("utf-8"))))
             for name in archive.namelist()
         }
+
+
+def import_feed(data: bytes, name: str = "roster.zip", **options: Any) -> JobData:
+    """Import `data` (a OneRoster zip or IMS Enterprise XML) through the SIS pipeline in the
+    foreground; the finished job."""
+    started = sis.start_import(
+        io.BytesIO(data),
+        filename=name,
+        actor=Actor.system("test"),
+        options=sis.ImportOptions(**options),
+        foreground=True,
+    )
+    assert started.job is not None, f"already imported as {started.already_imported_as}"
+    return jobs.run_job(started.job.uuid)

@@ -14,11 +14,10 @@ from django.db import connection
 from django.test import override_settings
 
 from rollbook.audit.data import Actor
-from rollbook.jobs import api as jobs
 from rollbook.oneroster import api
 from rollbook.oneroster.resources import RESOURCES
-from rollbook.sis_import import api as sis
 from tests.factories import Make
+from tests.oneroster.csvzips import import_feed
 from tests.sis_import.test_pipeline import feed, member, membership, person, section
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -29,18 +28,6 @@ ACTOR = Actor.system("test")
 def data_dir(tmp_path: Path) -> Iterator[Path]:
     with override_settings(DATA_DIR=tmp_path):
         yield tmp_path
-
-
-def import_file(data: bytes, name: str, **options: Any) -> Any:
-    started = sis.start_import(
-        io.BytesIO(data),
-        filename=name,
-        actor=ACTOR,
-        options=sis.ImportOptions(**options),
-        foreground=True,
-    )
-    assert started.job is not None, started.already_imported_as
-    return jobs.run_job(started.job.uuid)
 
 
 def views() -> dict[str, list[dict[str, Any]]]:
@@ -90,7 +77,7 @@ def banner_roster() -> None:
         membership(member("P1"), member("P5"), group="10002.201740"),
         membership(member("P2"), member("P3", "02"), group="20001.201810"),
     )
-    assert import_file(data, "banner.xml").state == "succeeded"
+    assert import_feed(data, "banner.xml").state == "succeeded"
     Make.grant("ann.lee", "staff", course_key="course-v1:SIS+20001+201810")
 
 
@@ -114,6 +101,6 @@ def test_export_then_import_into_an_empty_database_shows_the_same_roster() -> No
     empty_the_database()
     assert all(not objects for objects in views().values())
 
-    job = import_file(out.getvalue(), "roster.zip")
+    job = import_feed(out.getvalue(), "roster.zip")
     assert job.state == "succeeded", job.message
     assert views() == before

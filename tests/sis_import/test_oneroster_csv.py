@@ -21,13 +21,13 @@ from rollbook.audit.models import AuditEvent
 from rollbook.catalog import api as catalog
 from rollbook.enrollments import api as enrollments
 from rollbook.jobs import api as jobs
-from rollbook.jobs.data import JobData
 from rollbook.lib.pagination import PageRequest
 from rollbook.people import api as people
 from rollbook.roles import api as roles
 from rollbook.sis_import import api as sis
 from rollbook.sis_import.models import StagedGroup, StagedMembership, StagedPerson
 from tests.oneroster.csvzips import build, table
+from tests.oneroster.csvzips import import_feed as run
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor.system("test")
@@ -38,18 +38,6 @@ COURSE = "course-v1:SIS+ALG1+T1"
 def data_dir(tmp_path: Path) -> Iterator[Path]:
     with override_settings(DATA_DIR=tmp_path):
         yield tmp_path
-
-
-def run(data: bytes, name: str = "roster.zip", **options: Any) -> JobData:
-    started = sis.start_import(
-        io.BytesIO(data),
-        filename=name,
-        actor=ACTOR,
-        options=sis.ImportOptions(**options),
-        foreground=True,
-    )
-    assert started.job is not None, f"already imported as {started.already_imported_as}"
-    return jobs.run_job(started.job.uuid)
 
 
 def student(n: int, **extra: str) -> dict[str, str]:
