@@ -30,6 +30,7 @@ from rollbook.jobs.errors import (
     MSG_UNKNOWN_JOB_KIND,
     JobErrorCode,
 )
+from rollbook.jobs.locks import try_advisory_lock
 from rollbook.jobs.models import Job
 from rollbook.lib import clock
 from rollbook.lib.errors import Conflict, Invalid, NotFound
@@ -55,6 +56,7 @@ __all__ = [
     "run_job",
     "run_task",
     "start_job",
+    "try_advisory_lock",
     "wait_for_embedded_jobs",
 ]
 

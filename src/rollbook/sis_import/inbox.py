@@ -150,15 +150,8 @@ def _recorded(message_id: str) -> int | None:
 def _single_processor() -> Iterator[bool]:
     """True when this caller is the one processor; False when another is already at work."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_KEY])
-            got = bool(cursor.fetchone()[0])
-        try:
-            yield got
-        finally:
-            if got:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [_ADVISORY_KEY])
+        with jobs.try_advisory_lock(_ADVISORY_KEY) as held:
+            yield held
         return
     got = _local_lock.acquire(blocking=False)
     try:

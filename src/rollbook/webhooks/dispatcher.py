@@ -159,19 +159,8 @@ def matches(event: EventData, orgs: list[str]) -> bool:
 @contextmanager
 def _single_dispatcher(subscription_id: int) -> Iterator[bool]:
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", [_ADVISORY_CLASS, subscription_id]
-            )
-            got = bool(cursor.fetchone()[0])
-        try:
-            yield got
-        finally:
-            if got:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT pg_advisory_unlock(%s, %s)", [_ADVISORY_CLASS, subscription_id]
-                    )
+        with jobs.try_advisory_lock(_ADVISORY_CLASS, subscription_id) as held:
+            yield held
         return
     now = clock.now()
     got = bool(
